@@ -1,0 +1,94 @@
+// Runs jobs in this process: resolves NATS (embedded by default), plans the graph and runs a JobMaster.
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JobSubmission, PipelineExecutor, SubmittedJob } from '../src/api/executor.ts';
+import type { JobClient, JobResult } from '../src/api/job.ts';
+import { createStreamGraph } from '../src/graph/stream-graph.ts';
+import { createExecutionPlan } from '../src/plan/execution-plan.ts';
+import { newJobId } from '../src/time/ids.ts';
+import { FrameCodec } from '../src/transport/frame-codec.ts';
+import { connectNats, startEmbeddedNatsServer, type EmbeddedNatsServer } from '../src/transport/nats-server.ts';
+import { subjects } from '../src/transport/subjects.ts';
+import { JobMaster } from './job-master.ts';
+
+/** Receives what collect sinks publish: `[subtask, records]` batches and `[subtask, null]` at each subtask's end. */
+function collectResults(nc: NatsConnection, jobId: string, nodes: { id: number; parallelism: number }[]) {
+  const codec = new FrameCodec();
+  const records = new Map<number, unknown[]>();
+  const pendingEnds = new Map<number, number>();
+  const subs = nodes.map((n) => {
+    records.set(n.id, []);
+    pendingEnds.set(n.id, n.parallelism);
+    return nc.subscribe(subjects.collect(jobId, n.id), {
+      callback: (_err, msg) => {
+        const [, batch] = codec.decodeValue(msg.data) as [number, unknown[] | null];
+        if (batch === null) pendingEnds.set(n.id, pendingEnds.get(n.id)! - 1);
+        else {
+          const out = records.get(n.id)!;
+          for (let i = 0; i < batch.length; i++) out.push(batch[i]);
+        }
+      },
+    });
+  });
+  return {
+    complete: () => [...pendingEnds.values()].every((x) => x === 0),
+    records,
+    close: () => subs.forEach((s) => s.unsubscribe()),
+  };
+}
+
+/**
+ * The in-process executor: every subtask is a Task actor in this process, and every exchange between
+ * tasks still goes over NATS subjects, so the same plan runs unchanged across worker processes.
+ */
+export const localExecutor: PipelineExecutor = {
+  async submit(job: JobSubmission): Promise<SubmittedJob> {
+    const cfg = job.config;
+    const graph = createStreamGraph(job.roots, { jobName: job.jobName, parallelism: cfg.parallelism, maxParallelism: cfg.maxParallelism });
+    const plan = createExecutionPlan(graph);
+    const jobId = newJobId();
+    let server: EmbeddedNatsServer | undefined;
+    let url = cfg.nats;
+    if (url === undefined) {
+      server = await startEmbeddedNatsServer({ storeDir: join(cfg.stateDir, 'nats'), clock: cfg.clock });
+      url = server.url;
+    }
+    let nc: NatsConnection;
+    try {
+      nc = await connectNats(url, { timeoutMs: cfg.connectTimeoutMs, name: `eddy-${job.jobName}-${jobId}`, clock: cfg.clock });
+    } catch (e) {
+      await server?.stop();
+      throw e;
+    }
+    const collectNodes = graph.nodes.filter((n) => job.collect.includes(n.id)).map((n) => ({ id: n.id, parallelism: n.parallelism }));
+    const collector = collectResults(nc, jobId, collectNodes);
+    const master = new JobMaster({ jobId, jobName: job.jobName, plan, nc, clock: cfg.clock, network: cfg.network });
+
+    const natsUrl = url;
+    const result: Promise<JobResult> = master.run().then(async (r) => {
+      if (!nc.isClosed()) await nc.flush().catch(() => undefined);
+      collector.close();
+      if (r.status === 'finished' && !collector.complete())
+        r = {
+          ...r,
+          status: 'failed',
+          error: { code: 'EDDY_INTERNAL', message: 'the job finished but some collected results did not arrive' },
+        };
+      await nc.drain().catch(() => undefined);
+      await server?.stop();
+      return r;
+    });
+    const client: JobClient = {
+      jobId,
+      jobName: job.jobName,
+      natsUrl,
+      result,
+      cancel: () => {
+        master.cancel();
+        return result;
+      },
+    };
+    await master.deployed;
+    return { client, collected: result.then(() => collector.records) };
+  },
+};

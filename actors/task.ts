@@ -1,0 +1,354 @@
+// A task: one parallel subtask of a vertex. Lifecycle in taskMachine; the data path runs outside xstate.
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { createActor, type Actor } from 'xstate';
+import type { SourceReader } from '../src/connectors/source.ts';
+import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
+import type { StreamNode } from '../src/graph/stream-graph.ts';
+import { attributeError, createOperatorChain, type OperatorChain } from '../src/operators/operator-chain.ts';
+import type { OperatorContext, Output } from '../src/operators/operator.ts';
+import type { ExecutionPlan, PlanVertex } from '../src/plan/execution-plan.ts';
+import { HeapKeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
+import type { Clock } from '../src/time/clock.ts';
+import { MAX_WATERMARK } from '../src/time/watermark.ts';
+import { FrameCodec, type Frame } from '../src/transport/frame-codec.ts';
+import { InputGate, type InputChannelSpec } from '../src/transport/input-gate.ts';
+import { OutputGate, type ChannelSender } from '../src/transport/output-gate.ts';
+import { RecordWriter } from '../src/transport/record-writer.ts';
+import { subjects } from '../src/transport/subjects.ts';
+import { taskMachine, type TaskState } from './task.machine.ts';
+
+/** Network tuning shared by every task of a job. */
+export interface NetworkOptions {
+  /** Records per data frame before it is sent. */
+  batchSize: number;
+  /** A partly filled frame is sent after this long. */
+  flushIntervalMs: number;
+  /** Frames a producer may send on a channel before the consumer returns credit. */
+  credits: number;
+}
+
+export interface TaskDeployment {
+  jobId: string;
+  jobName: string;
+  plan: ExecutionPlan;
+  vertex: PlanVertex;
+  subtask: number;
+  nc: NatsConnection;
+  clock: Clock;
+  network: NetworkOptions;
+}
+
+/** What a task reports to the job master when it reaches a final state. */
+export interface TaskStatusReport {
+  vertex: number;
+  subtask: number;
+  state: TaskState;
+  error?: ErrorInfo;
+  metrics: Record<string, number>;
+}
+
+/** Records per source poll slice and per input frame drained before yielding to the event loop. */
+const SOURCE_SLICE = 1024;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Task {
+  readonly name: string;
+  private readonly actor: Actor<typeof taskMachine>;
+  private readonly codec = new FrameCodec();
+  private chain!: OperatorChain;
+  private outputGate!: OutputGate;
+  private writers: RecordWriter<unknown>[] = [];
+  private inputGate: InputGate | undefined;
+  private sub: Subscription | undefined;
+  private reader: SourceReader<unknown> | undefined;
+  private readonly queue: Frame[] = [];
+  private draining = false;
+  private inputEnded = false;
+  private readonly metrics = new Map<string, number>();
+  private done!: Promise<TaskStatusReport>;
+  private resolveDone!: (r: TaskStatusReport) => void;
+  private failure: unknown;
+
+  constructor(private readonly d: TaskDeployment) {
+    this.name = `${d.vertex.name} (${d.subtask + 1}/${d.vertex.parallelism})`;
+    this.actor = createActor(taskMachine);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get state(): TaskState {
+    return this.actor.getSnapshot().value as TaskState;
+  }
+
+  /** Resolves with the final report when the task is finished, failed or canceled. */
+  get result(): Promise<TaskStatusReport> {
+    return this.done;
+  }
+
+  /** Builds the chain, opens operators and subscribes to inputs and credits. Producers may send once this resolves. */
+  async prepare(): Promise<void> {
+    this.actor.start();
+    this.actor.send({ type: 'RESTORE' });
+    const { d } = this;
+    try {
+      this.outputGate = new OutputGate({
+        nc: d.nc,
+        codec: this.codec,
+        clock: d.clock,
+        creditSubject: subjects.credit(d.jobId, d.vertex.id, d.subtask),
+        batchSize: d.network.batchSize,
+        flushIntervalMs: d.network.flushIntervalMs,
+        onError: (e) => this.fail(e),
+      });
+      this.chain = createOperatorChain(d.vertex, (node) => this.contextFor(node), (edge, node) => this.networkOutput(edge.id, node));
+      for (const { operator } of this.chain.operators) operator.initializeState(undefined);
+      for (const { operator } of this.chain.operators) {
+        try {
+          await operator.open();
+        } catch (e) {
+          throw attributeError(e, operator.name);
+        }
+      }
+      const source = this.chain.sourceNode;
+      if (source !== undefined) {
+        try {
+          this.reader = await source.source!.createReader(this.contextFor(source));
+        } catch (e) {
+          throw attributeError(e, source.name);
+        }
+      }
+      this.outputGate.start();
+      if (d.vertex.inputs.length > 0) {
+        this.inputGate = new InputGate(this.channelSpecs(), d.nc, this.codec, {
+          onRecords: (records, timestamps) => this.onRecords(records, timestamps),
+          onWatermark: (wm) => this.chain.input.emitWatermark(wm),
+          onEndOfInput: () => (this.inputEnded = true),
+        }, d.network.credits, this.name);
+        this.sub = d.nc.subscribe(subjects.input(d.jobId, d.vertex.id, d.subtask), {
+          callback: (err, msg) => {
+            if (err) return this.fail(new EddyError('EDDY_NATS_CONNECTION_LOST', `task ${this.name} lost its input subscription: ${err.message}`, { cause: err }));
+            if (this.failure !== undefined || this.isFinal()) return;
+            try {
+              this.queue.push(this.inputGate!.decode(msg.data));
+            } catch (e) {
+              return this.fail(e);
+            }
+            if (!this.draining) void this.drain();
+          },
+        });
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Starts the data flow: sources begin reading; other tasks already react to input. */
+  start(): void {
+    if (this.failure !== undefined || this.isFinal()) return;
+    this.actor.send({ type: 'RUN' });
+    if (this.reader !== undefined) void this.runSource();
+  }
+
+  /** Stops the task; its report says canceled unless it had already ended. */
+  cancel(): void {
+    if (this.isFinal()) return;
+    this.actor.send({ type: 'CANCEL' });
+    void this.release().then(() => this.report());
+  }
+
+  private isFinal(): boolean {
+    const s = this.state;
+    return s === 'finished' || s === 'failed' || s === 'canceled';
+  }
+
+  private contextFor(node: StreamNode): OperatorContext {
+    const { d } = this;
+    const prefix = node.name + '.';
+    return {
+      jobName: d.jobName,
+      jobId: d.jobId,
+      operatorName: node.name,
+      uid: node.uid,
+      subtaskIndex: d.subtask,
+      parallelism: d.vertex.parallelism,
+      maxParallelism: d.plan.maxParallelism,
+      clock: d.clock,
+      metrics: { inc: (name, by = 1) => this.metrics.set(prefix + name, (this.metrics.get(prefix + name) ?? 0) + by) },
+      keyedState: node.keyed ? new HeapKeyedStateBackend(node.name, d.plan.maxParallelism) : undefined,
+      nats: d.nc,
+    };
+  }
+
+  private networkOutput(edgeId: number, node: StreamNode): Output<unknown> {
+    const { d } = this;
+    const out = d.vertex.outputs.find((o) => o.edge.id === edgeId)!;
+    const target = d.plan.vertices[out.targetVertex]!;
+    const senders: ChannelSender[] = [];
+    const ch = out.targetChannelOffset + (out.pointwise ? 0 : d.subtask);
+    const targets = out.pointwise ? [d.subtask] : [...Array(target.parallelism).keys()];
+    for (const t of targets)
+      senders.push(this.outputGate.createSender(subjects.input(d.jobId, target.id, t), ch, `${edgeId}:${t}`, d.network.credits, node.name));
+    const writer = new RecordWriter(out.edge.partitioner, senders, d.plan.maxParallelism, node.name, d.subtask);
+    this.writers.push(writer);
+    return writer;
+  }
+
+  private channelSpecs(): InputChannelSpec[] {
+    const { d } = this;
+    const specs: InputChannelSpec[] = [];
+    for (const input of d.vertex.inputs) {
+      const up = d.plan.vertices[input.sourceVertex]!;
+      const producers = input.pointwise ? [d.subtask] : [...Array(up.parallelism).keys()];
+      for (const u of producers)
+        specs[input.channelOffset + (input.pointwise ? 0 : u)] = {
+          producer: `${up.name} (${u + 1}/${up.parallelism})`,
+          creditSubject: subjects.credit(d.jobId, up.id, u),
+          creditKey: `${input.edge.id}:${d.subtask}`,
+        };
+    }
+    return specs;
+  }
+
+  private onRecords(records: unknown[], timestamps: number[] | null): void {
+    const input = this.chain.input;
+    const n = records.length;
+    if (timestamps === null) for (let i = 0; i < n; i++) input.collect(records[i], Number.NEGATIVE_INFINITY);
+    else for (let i = 0; i < n; i++) input.collect(records[i], timestamps[i]!);
+    this.bump('recordsIn', n);
+  }
+
+  private bump(name: string, by: number): void {
+    this.metrics.set(name, (this.metrics.get(name) ?? 0) + by);
+  }
+
+  /** Processes queued frames until the queue is empty, pausing while an output waits for credit. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      let sinceYield = 0;
+      while (this.queue.length > 0 && this.failure === undefined && !this.isFinal()) {
+        if (this.outputGate.blocked) await this.outputGate.whenWritable();
+        const frame = this.queue.shift()!;
+        this.inputGate!.process(frame);
+        if (this.inputEnded) {
+          await this.finish();
+          return;
+        }
+        if (++sinceYield >= 64) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+        }
+      }
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async runSource(): Promise<void> {
+    const reader = this.reader!;
+    const input = this.chain.input;
+    const name = this.chain.sourceNode!.name;
+    let emitted = 0;
+    const out = {
+      collect: (v: unknown, ts: number) => {
+        emitted++;
+        input.collect(v, ts);
+      },
+    };
+    try {
+      for (;;) {
+        if (this.failure !== undefined || this.isFinal()) return;
+        let r;
+        try {
+          r = reader.poll(out, SOURCE_SLICE);
+        } catch (e) {
+          throw attributeError(e, name);
+        }
+        if (r === 'end') break;
+        if (r === 'wait') await reader.available();
+        else if (this.outputGate.blocked) await this.outputGate.whenWritable();
+        else await yieldToEventLoop();
+      }
+      this.bump('recordsIn', emitted);
+      emitted = 0;
+      input.emitWatermark(MAX_WATERMARK);
+      await this.finish();
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      if (emitted > 0) this.bump('recordsIn', emitted);
+    }
+  }
+
+  /** End of input: flush every operator in chain order, send end of input downstream, wait until it left. */
+  private async finish(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.actor.send({ type: 'FINISH' });
+    try {
+      for (const { operator } of this.chain.operators) {
+        try {
+          await operator.endInput();
+        } catch (e) {
+          throw attributeError(e, operator.name);
+        }
+      }
+      for (const w of this.writers) w.endOfInput();
+      await this.outputGate.whenWritable();
+      await this.d.nc.flush();
+      if (this.failure !== undefined || this.isFinal()) return;
+      this.actor.send({ type: 'FINISHED' });
+      await this.release();
+      this.report();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Fails the task once; the first error is the one reported. */
+  fail(e: unknown): void {
+    if (this.failure !== undefined || this.isFinal()) return;
+    this.failure = e;
+    this.actor.send({ type: 'FAIL' });
+    void this.release().then(() => this.report());
+  }
+
+  private async release(): Promise<void> {
+    this.sub?.unsubscribe();
+    this.outputGate?.close();
+    const closing: unknown[] = [];
+    for (const { operator } of this.chain?.operators ?? []) {
+      try {
+        await operator.close();
+      } catch (e) {
+        closing.push(e);
+      }
+    }
+    try {
+      await this.reader?.close?.();
+    } catch (e) {
+      closing.push(e);
+    }
+    if (closing.length > 0 && this.failure === undefined && this.state === 'finished') {
+      this.failure = closing[0];
+    }
+  }
+
+  private report(): void {
+    const state = this.failure !== undefined && this.state !== 'canceled' ? 'failed' : this.state;
+    const r: TaskStatusReport = { vertex: this.d.vertex.id, subtask: this.d.subtask, state, metrics: Object.fromEntries(this.metrics) };
+    if (this.failure !== undefined) {
+      const info = toErrorInfo(this.failure);
+      info.subtask = this.d.subtask;
+      r.error = info;
+    }
+    this.actor.stop();
+    try {
+      this.d.nc.publish(subjects.status(this.d.jobId), this.codec.encodeValue(r));
+    } catch {
+      // The connection is gone: the job master sees the local result below and the lost connection.
+    }
+    this.resolveDone(r);
+  }
+}

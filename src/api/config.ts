@@ -1,0 +1,86 @@
+// Job configuration: what StreamEnvironment.create accepts, its defaults, and its validation (EDDY_CONFIG).
+import { EddyError } from '../errors.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
+
+/** Options of `StreamEnvironment.create`. Every field is optional. */
+export interface StreamEnvironmentConfig {
+  /** Default parallelism of every operator (default: `EDDY_PARALLELISM` or 1). */
+  parallelism?: number;
+  /** Number of key groups: the upper bound of any parallelism, fixed for the life of keyed state (default 128). */
+  maxParallelism?: number;
+  /** URL of an existing NATS server (default: `NATS_URL`; unset: eddy starts a private nats-server). */
+  nats?: string;
+  /** Where eddy keeps state and the embedded server's store (default: `EDDY_STATE_DIR` or `.eddy`). */
+  stateDir?: string;
+  /** Network tuning: records per frame, flush interval, credits per channel. */
+  network?: { batchSize?: number; flushIntervalMs?: number; credits?: number };
+  /** How long to wait for a NATS server to answer (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /** Processing-time clock (default: the system clock). */
+  clock?: Clock;
+}
+
+export interface ResolvedConfig {
+  parallelism: number;
+  maxParallelism: number;
+  nats: string | undefined;
+  stateDir: string;
+  network: { batchSize: number; flushIntervalMs: number; credits: number };
+  connectTimeoutMs: number;
+  clock: Clock;
+}
+
+const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'clock', 'checkpointing']);
+
+function configError(msg: string): EddyError {
+  return new EddyError('EDDY_CONFIG', msg);
+}
+
+function positiveInt(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+    throw configError(`${what} must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw configError(`environment variable ${name} must be an integer, got "${v}"`);
+  return n;
+}
+
+/**
+ * Validates a config and fills in defaults (environment variables set by `eddy run` come second, built-in defaults last).
+ *
+ * @example
+ * ```ts
+ * resolveConfig({ parallelism: 2 }).maxParallelism; // 128
+ * resolveConfig({ parallelism: 0 }); // throws EDDY_CONFIG
+ * ```
+ */
+export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
+  if (c === null || typeof c !== 'object') throw configError(`the config must be an object, got ${c === null ? 'null' : typeof c}`);
+  for (const k of Object.keys(c)) if (!KNOWN.has(k)) throw configError(`unknown config option "${k}"; known options: ${[...KNOWN].join(', ')}`);
+  if ('checkpointing' in c && (c as Record<string, unknown>)['checkpointing'] !== undefined)
+    throw configError('checkpointing is not available in this version of eddy yet: remove the "checkpointing" option (jobs run without fault tolerance)');
+  const parallelism = positiveInt(c.parallelism ?? envInt('EDDY_PARALLELISM') ?? 1, 'parallelism', 32768);
+  const maxParallelism = positiveInt(c.maxParallelism ?? Math.max(128, parallelism), 'maxParallelism', 32768);
+  if (maxParallelism < parallelism) throw configError(`maxParallelism (${maxParallelism}) must be at least parallelism (${parallelism})`);
+  const natsRaw = c.nats ?? (process.env['NATS_URL'] || undefined);
+  if (natsRaw !== undefined && (typeof natsRaw !== 'string' || !/^(nats|tls|ws|wss):\/\/|^[^:/]+:\d+$/.test(natsRaw)))
+    throw configError(`nats must be a URL such as nats://127.0.0.1:4222, got ${JSON.stringify(natsRaw)}`);
+  const stateDir = c.stateDir ?? (process.env['EDDY_STATE_DIR'] || '.eddy');
+  if (typeof stateDir !== 'string' || stateDir.length === 0) throw configError(`stateDir must be a non-empty path, got ${JSON.stringify(stateDir)}`);
+  const n = c.network ?? {};
+  if (typeof n !== 'object') throw configError('network must be an object');
+  const network = {
+    batchSize: positiveInt(n.batchSize ?? 1000, 'network.batchSize', 1_000_000),
+    flushIntervalMs: positiveInt(n.flushIntervalMs ?? 10, 'network.flushIntervalMs', 60_000),
+    credits: positiveInt(n.credits ?? 8, 'network.credits', 1024),
+  };
+  const connectTimeoutMs = positiveInt(c.connectTimeoutMs ?? 5000, 'connectTimeoutMs', 600_000);
+  const clock = c.clock ?? systemClock;
+  if (typeof clock.now !== 'function' || typeof clock.schedule !== 'function') throw configError('clock must implement Clock (now, schedule, sleep, monotonic)');
+  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, clock };
+}

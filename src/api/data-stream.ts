@@ -1,0 +1,281 @@
+// DataStream and KeyedStream: the fluent API that records Transformations (no work happens until execute).
+import { collectSink } from '../connectors/collect-sink.ts';
+import { printSink } from '../connectors/print-sink.ts';
+import { EddyError } from '../errors.ts';
+import type { OneInputTransformation, Partitioner, Transformation } from '../graph/transformation.ts';
+import { FilterOperator } from '../operators/filter-operator.ts';
+import { FlatMapOperator } from '../operators/flat-map-operator.ts';
+import { MapOperator } from '../operators/map-operator.ts';
+import type { StreamOperator } from '../operators/operator.ts';
+import { ProcessOperator } from '../operators/process-operator.ts';
+import { fieldAggregator, ReduceOperator, type FieldRef } from '../operators/reduce-operator.ts';
+import type { Sink } from '../operators/sink-operator.ts';
+import type { ReduceFunction } from '../state/descriptors.ts';
+import { cloneFunction } from './clone-function.ts';
+import type { FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from './functions.ts';
+import type { OutputTag } from './output-tag.ts';
+
+/** What a DataStream needs from its environment (implemented by StreamEnvironment). */
+export interface StreamContext {
+  nextId(): number;
+  addSink(t: Transformation): void;
+  collect<T>(sinkId: number, jobName: string | undefined): Promise<T[]>;
+}
+
+function invalid(msg: string): EddyError {
+  return new EddyError('EDDY_INVALID_ARGUMENT', msg);
+}
+
+function checkFunction(fn: unknown, method: string, what: string): void {
+  if (typeof fn === 'function') return;
+  if (fn !== null && typeof fn === 'object' && typeof (fn as Record<string, unknown>)[method] === 'function') return;
+  throw invalid(`${what} needs a function or an object with a ${method}() method, got ${fn === null ? 'null' : typeof fn}`);
+}
+
+/**
+ * A stream of records of type T. Every method returns a new stream; nothing runs until
+ * `env.execute()` (or `executeAndCollect()`).
+ *
+ * @example
+ * ```ts
+ * const env = StreamEnvironment.create({ parallelism: 2 });
+ * const lengths = await env.fromCollection(['a', 'bb']).map((s) => s.length).executeAndCollect();
+ * ```
+ */
+export class DataStream<T> {
+  constructor(
+    protected readonly env: StreamContext,
+    /** The transformation this stream reads from. */
+    readonly transformation: Transformation,
+  ) {}
+
+  protected oneInput<U>(name: string, make: () => StreamOperator<T, U>, stateKeySelector?: (v: T) => unknown): DataStream<U> {
+    const t: OneInputTransformation = {
+      kind: 'one-input',
+      id: this.env.nextId(),
+      name,
+      uid: undefined,
+      parallelism: undefined,
+      input: this.transformation,
+      stateKeySelector,
+      // The name is read when the job is built, so `.name()` after `.map()` reaches the operator.
+      factory: () => {
+        const op = make();
+        (op as { name: string }).name = t.name;
+        return op;
+      },
+    };
+    return new DataStream<U>(this.env, t);
+  }
+
+  /** One output per record. */
+  map<U>(fn: MapFunction<T, U>): DataStream<U> {
+    checkFunction(fn, 'map', 'map');
+    return this.oneInput('Map', () => new MapOperator<T, U>('Map', cloneFunction(fn)));
+  }
+
+  /** Keeps the records for which `fn` returns true. */
+  filter(fn: FilterFunction<T>): DataStream<T> {
+    checkFunction(fn, 'filter', 'filter');
+    return this.oneInput('Filter', () => new FilterOperator<T>('Filter', cloneFunction(fn)));
+  }
+
+  /** Zero or more outputs per record: return an Iterable, or emit through the collector of an object's `flatMap`. */
+  flatMap<U>(fn: FlatMapFunction<T, U>): DataStream<U> {
+    checkFunction(fn, 'flatMap', 'flatMap');
+    return this.oneInput('Flat Map', () => new FlatMapOperator<T, U>('Flat Map', cloneFunction(fn)));
+  }
+
+  /** The general operator: any outputs, side outputs via `ctx.output(tag, v)`. */
+  process<U>(fn: ProcessFunctionLike<T, U>): DataStream<U> {
+    checkFunction(fn, 'processElement', 'process');
+    return this.oneInput('Process', () => new ProcessOperator<T, U>('Process', cloneFunction(fn)));
+  }
+
+  /** Partitions by key: records with equal keys go to the same subtask and share keyed state. */
+  keyBy<K>(keySelector: KeySelector<T, K>): KeyedStream<T, K> {
+    if (typeof keySelector !== 'function') throw invalid(`keyBy needs a function (record) => key, got ${typeof keySelector}`);
+    return new KeyedStream<T, K>(this.env, this.partition({ kind: 'hash', keySelector }, 'KeyBy'), keySelector);
+  }
+
+  /** Round-robin to every downstream subtask. */
+  rebalance(): DataStream<T> {
+    return new DataStream<T>(this.env, this.partition({ kind: 'rebalance' }, 'Rebalance'));
+  }
+
+  /** Every record to every downstream subtask. */
+  broadcast(): DataStream<T> {
+    return new DataStream<T>(this.env, this.partition({ kind: 'broadcast' }, 'Broadcast'));
+  }
+
+  private partition(partitioner: Partitioner, name: string): Transformation {
+    return { kind: 'partition', id: this.env.nextId(), name, uid: undefined, parallelism: undefined, input: this.transformation, partitioner };
+  }
+
+  /** Merges streams of the same type. */
+  union(...others: DataStream<T>[]): DataStream<T> {
+    for (const o of others) if (!(o instanceof DataStream)) throw invalid('union takes DataStreams');
+    return new DataStream<T>(this.env, {
+      kind: 'union',
+      id: this.env.nextId(),
+      name: 'Union',
+      uid: undefined,
+      parallelism: undefined,
+      inputs: [this.transformation, ...others.map((o) => o.transformation)],
+    });
+  }
+
+  /** The records this stream's operator emitted to `tag`. */
+  getSideOutput<X>(tag: OutputTag<X>): DataStream<X> {
+    if (tag === null || typeof tag !== 'object' || typeof tag.id !== 'string') throw invalid('getSideOutput needs an OutputTag');
+    return new DataStream<X>(this.env, {
+      kind: 'side-output',
+      id: this.env.nextId(),
+      name: `Side Output ${tag.id}`,
+      uid: undefined,
+      parallelism: undefined,
+      input: this.transformation,
+      tag: tag.id,
+    });
+  }
+
+  private physical(method: string): Exclude<Transformation, { kind: 'partition' | 'union' | 'side-output' }> {
+    const t = this.transformation;
+    if (t.kind === 'partition' || t.kind === 'union' || t.kind === 'side-output')
+      throw invalid(`${method}() applies to an operator, not to ${t.name}; call it right after the operator (e.g. map(...).${method}(...))`);
+    return t;
+  }
+
+  /** The number of parallel subtasks of this operator. */
+  setParallelism(n: number): this {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+      throw new EddyError('EDDY_CONFIG', `setParallelism needs an integer >= 1, got ${JSON.stringify(n)}`);
+    this.physical('setParallelism').parallelism = n;
+    return this;
+  }
+
+  /** A stable id: state is matched to operators by uid across restores. */
+  uid(uid: string): this {
+    if (typeof uid !== 'string' || uid.length === 0) throw invalid('uid needs a non-empty string');
+    this.physical('uid').uid = uid;
+    return this;
+  }
+
+  /** The name shown in logs, metrics and errors. */
+  name(name: string): this {
+    if (typeof name !== 'string' || name.length === 0) throw invalid('name needs a non-empty string');
+    this.physical('name').name = name;
+    return this;
+  }
+
+  /** Writes the stream to a sink. */
+  sinkTo(sink: Sink<T>): DataStreamSink {
+    if (sink === null || typeof sink !== 'object' || typeof sink.createWriter !== 'function')
+      throw invalid('sinkTo needs a Sink ({ name, createWriter })');
+    const t: Transformation = {
+      kind: 'sink',
+      id: this.env.nextId(),
+      name: `Sink: ${sink.name}`,
+      uid: undefined,
+      parallelism: undefined,
+      input: this.transformation,
+      sink: sink as Sink<unknown>,
+    };
+    this.env.addSink(t);
+    return new DataStreamSink(t);
+  }
+
+  /** Prints each record on stdout (`N> ` prefixed by subtask when parallel). */
+  print(prefix?: string): DataStreamSink {
+    return this.sinkTo(printSink<T>(prefix));
+  }
+
+  /**
+   * Runs the job (every sink added to the environment) and resolves with this stream's records.
+   * Bounded inputs only. Rejects with `EDDY_JOB_FAILED` when the job fails.
+   */
+  executeAndCollect(jobName?: string): Promise<T[]> {
+    let id = -1;
+    const sink = this.sinkTo(collectSink<T>(() => id));
+    id = sink.transformation.id;
+    return this.env.collect<T>(id, jobName);
+  }
+}
+
+/** A sink in the graph: set its parallelism, uid and name. */
+export class DataStreamSink {
+  constructor(readonly transformation: Transformation) {}
+  setParallelism(n: number): this {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+      throw new EddyError('EDDY_CONFIG', `setParallelism needs an integer >= 1, got ${JSON.stringify(n)}`);
+    this.transformation.parallelism = n;
+    return this;
+  }
+  uid(uid: string): this {
+    this.transformation.uid = uid;
+    return this;
+  }
+  name(name: string): this {
+    this.transformation.name = name;
+    return this;
+  }
+}
+
+/**
+ * A stream partitioned by key: keyed state and per-key aggregations.
+ *
+ * @example
+ * ```ts
+ * const totals = orders.keyBy((o) => o.customer).sum('amount');
+ * ```
+ */
+export class KeyedStream<T, K> extends DataStream<T> {
+  constructor(
+    env: StreamContext,
+    transformation: Transformation,
+    readonly keySelector: KeySelector<T, K>,
+  ) {
+    super(env, transformation);
+  }
+
+  /** A KeyedProcessFunction: state and `ctx.getCurrentKey()` are those of each record's key. */
+  override process<U>(fn: ProcessFunctionLike<T, U, KeyedProcessContext<K>>): DataStream<U> {
+    checkFunction(fn, 'processElement', 'process');
+    const ks = this.keySelector;
+    return this.oneInput('KeyedProcess', () => new ProcessOperator<T, U>('KeyedProcess', cloneFunction(fn), ks), ks);
+  }
+
+  /** A rolling reduce per key: emits the key's reduced value after every record. */
+  reduce(fn: ReduceFunction<T>): DataStream<T> {
+    if (typeof fn !== 'function') throw invalid(`reduce needs a function (a, b) => c, got ${typeof fn}`);
+    const ks = this.keySelector;
+    return this.oneInput('Keyed Reduce', () => new ReduceOperator<T>('Keyed Reduce', fn, ks), ks);
+  }
+
+  /** Rolling sum of a field (or of the records, for a stream of numbers); other fields keep the key's first record. */
+  sum(field?: FieldRef): DataStream<T> {
+    return this.aggregateField('sum', field);
+  }
+  /** Rolling minimum of a field; other fields keep the key's first record. */
+  min(field?: FieldRef): DataStream<T> {
+    return this.aggregateField('min', field);
+  }
+  /** Rolling maximum of a field; other fields keep the key's first record. */
+  max(field?: FieldRef): DataStream<T> {
+    return this.aggregateField('max', field);
+  }
+
+  private aggregateField(kind: 'sum' | 'min' | 'max', field: FieldRef): DataStream<T> {
+    if (field !== undefined && typeof field !== 'string' && typeof field !== 'number') throw invalid(`${kind} takes a field name or tuple index`);
+    const ks = this.keySelector;
+    const reduce = fieldAggregator<T>(kind, field);
+    const checked: ReduceFunction<T> = (a, b) => {
+      const x = field === undefined ? b : (b as Record<string | number, unknown>)[field];
+      if (typeof x !== 'number' && typeof x !== 'bigint')
+        throw new EddyError('EDDY_INVALID_ARGUMENT', `${kind}(${field === undefined ? '' : JSON.stringify(field)}) found ${typeof x} where a number was expected`);
+      return reduce(a, b);
+    };
+    const label = kind[0]!.toUpperCase() + kind.slice(1);
+    return this.oneInput(label, () => new ReduceOperator<T>(label, checked, ks), ks);
+  }
+}

@@ -1,0 +1,41 @@
+// The source contract: a reader per subtask that the task polls in bounded slices (no per-record await).
+import type { OperatorContext } from '../operators/operator.ts';
+
+/** What `poll` reports: more to read now, the end of (bounded) input, or nothing until `available()`. */
+export type PollResult = 'more' | 'end' | 'wait';
+
+/** Where a reader emits; `timestamp` is the record's event time when the source knows it. */
+export interface SourceOutput<T> {
+  collect(value: T, timestamp: number): void;
+}
+
+/**
+ * Reads one split of a source. `poll` is synchronous and emits at most `max` records, so the task
+ * can interleave reading with flow control and control messages.
+ */
+export interface SourceReader<T> {
+  poll(out: SourceOutput<T>, max: number): PollResult;
+  /** After 'wait': resolves when `poll` may have more. */
+  available(): Promise<void>;
+  /** The reader's position as plain data (checkpointed in a later issue). */
+  snapshotState?(): unknown;
+  restoreState?(state: unknown): void;
+  close?(): void | Promise<void>;
+}
+
+/**
+ * A source: bounded or not, creating one reader per parallel subtask.
+ *
+ * @example
+ * ```ts
+ * const src = fromCollectionSource([1, 2, 3]);
+ * src.bounded; // true
+ * ```
+ */
+export interface Source<T> {
+  readonly name: string;
+  readonly bounded: boolean;
+  /** The highest parallelism the source can use (e.g. 1 for a collection). */
+  readonly maxParallelism?: number;
+  createReader(ctx: OperatorContext): SourceReader<T> | Promise<SourceReader<T>>;
+}

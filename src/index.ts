@@ -1,0 +1,50 @@
+// The public API surface of eddy (re-exported by the package entry, which also registers the runtime).
+export { StreamEnvironment, JobFailedError } from './api/stream-environment.ts';
+export type { StreamEnvironmentConfig } from './api/config.ts';
+export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.ts';
+export type { JobResult, JobClient, JobStatus } from './api/job.ts';
+export { ProcessFunction, KeyedProcessFunction } from './api/functions.ts';
+export type {
+  Collector,
+  RuntimeContext,
+  RichFunction,
+  MapFunction,
+  FilterFunction,
+  FlatMapFunction,
+  KeySelector,
+  ProcessContext,
+  KeyedProcessContext,
+  TimerService,
+  ProcessFunctionLike,
+} from './api/functions.ts';
+export { OutputTag } from './api/output-tag.ts';
+export {
+  ValueStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  AggregatingStateDescriptor,
+} from './state/descriptors.ts';
+export type {
+  ValueState,
+  ListState,
+  MapState,
+  ReducingState,
+  AggregatingState,
+  AggregateFunction,
+  ReduceFunction,
+} from './state/descriptors.ts';
+export { EddyError, isEddyError } from './errors.ts';
+export type { EddyErrorCode, ErrorInfo } from './errors.ts';
+export { collectionSource } from './connectors/collection-source.ts';
+export { generatorSource } from './connectors/generator-source.ts';
+export type { GeneratorOptions } from './connectors/generator-source.ts';
+export { natsSource } from './connectors/nats-source.ts';
+export type { NatsSourceOptions } from './connectors/nats-source.ts';
+export { natsSink } from './connectors/nats-sink.ts';
+export type { NatsSinkOptions } from './connectors/nats-sink.ts';
+export { printSink } from './connectors/print-sink.ts';
+export type { Source, SourceReader, SourceOutput, PollResult } from './connectors/source.ts';
+export type { Sink, SinkWriter, SinkContext } from './operators/sink-operator.ts';
+export type { Clock } from './time/clock.ts';
+export { systemClock, ManualClock } from './time/clock.ts';

@@ -1,0 +1,84 @@
+// Common base of the built-in operators: setup wiring, watermark forwarding, keyed state plumbing.
+import type { RichFunction, RuntimeContext } from '../api/functions.ts';
+import { EddyError } from '../errors.ts';
+import { keyGroupRange } from '../state/key-group.ts';
+import type { StateDescriptor, StateOf } from '../state/descriptors.ts';
+import type { OperatorContext, OperatorSnapshot, Output, StreamOperator } from './operator.ts';
+
+/** Shared plumbing; subclasses implement `processElement` and, when they buffer, `endInput`. */
+export abstract class AbstractStreamOperator<IN, OUT> implements StreamOperator<IN, OUT> {
+  protected ctx!: OperatorContext;
+  protected out!: Output<OUT>;
+  protected watermark = Number.NEGATIVE_INFINITY;
+
+  constructor(readonly name: string) {}
+
+  setup(ctx: OperatorContext, output: Output<OUT>): void {
+    this.ctx = ctx;
+    this.out = output;
+  }
+
+  initializeState(snapshot: OperatorSnapshot | undefined): void {
+    if (snapshot?.keyed === undefined) return;
+    const backend = this.ctx.keyedState;
+    if (backend === undefined)
+      throw new EddyError('EDDY_STATE_MISMATCH', `operator "${this.name}" is not keyed but its snapshot holds keyed state`, {
+        operator: this.name,
+      });
+    backend.restore([snapshot.keyed], keyGroupRange(this.ctx.subtaskIndex, this.ctx.parallelism, this.ctx.maxParallelism));
+  }
+
+  open(): void | Promise<void> {}
+
+  abstract processElement(value: IN, timestamp: number): void;
+
+  processWatermark(watermark: number): void {
+    this.watermark = watermark;
+    this.out.emitWatermark(watermark);
+  }
+
+  endInput(): void | Promise<void> {}
+
+  snapshotState(): OperatorSnapshot {
+    const keyed = this.ctx.keyedState?.snapshot();
+    return keyed === undefined ? {} : { keyed };
+  }
+
+  close(): void | Promise<void> {}
+
+  /** The RuntimeContext user functions see in `open`. */
+  protected runtimeContext(): RuntimeContext {
+    const ctx = this.ctx;
+    const name = this.name;
+    return {
+      jobName: ctx.jobName,
+      operatorName: name,
+      subtaskIndex: ctx.subtaskIndex,
+      parallelism: ctx.parallelism,
+      maxParallelism: ctx.maxParallelism,
+      getState: <D extends StateDescriptor>(d: D): StateOf<D> => this.keyedStateFor(d),
+    };
+  }
+
+  protected keyedStateFor<D extends StateDescriptor>(d: D): StateOf<D> {
+    const backend = this.ctx.keyedState;
+    if (backend === undefined)
+      throw new EddyError(
+        'EDDY_CONFIG',
+        `operator "${this.name}" asked for keyed state "${d.name}" but its input is not keyed; call keyBy(...) before this operator`,
+        { operator: this.name },
+      );
+    return backend.getState(d);
+  }
+}
+
+/** Calls a rich function's optional `open` / `close`. */
+export async function openFunction(fn: unknown, ctx: RuntimeContext): Promise<void> {
+  const f = fn as RichFunction;
+  if (f !== null && typeof f === 'object' && typeof f.open === 'function') await f.open(ctx);
+}
+
+export async function closeFunction(fn: unknown): Promise<void> {
+  const f = fn as RichFunction;
+  if (f !== null && typeof f === 'object' && typeof f.close === 'function') await f.close();
+}

@@ -1,0 +1,20 @@
+// filter: keeps the records the predicate accepts.
+import type { FilterFunction } from '../api/functions.ts';
+import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+
+export class FilterOperator<T> extends AbstractStreamOperator<T, T> {
+  private readonly call: (value: T) => boolean;
+  constructor(name: string, private readonly fn: FilterFunction<T>) {
+    super(name);
+    this.call = typeof fn === 'function' ? fn : fn.filter.bind(fn);
+  }
+  override open(): Promise<void> {
+    return openFunction(this.fn, this.runtimeContext());
+  }
+  processElement(value: T, timestamp: number): void {
+    if (this.call(value)) this.out.collect(value, timestamp);
+  }
+  override close(): Promise<void> {
+    return closeFunction(this.fn);
+  }
+}

@@ -1,0 +1,37 @@
+// flatMap: zero or more outputs per input, from an Iterable or through a Collector.
+import type { Collector, FlatMapFunction } from '../api/functions.ts';
+import { EddyError } from '../errors.ts';
+import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+
+export class FlatMapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> implements Collector<OUT> {
+  private timestamp = Number.NEGATIVE_INFINITY;
+  constructor(name: string, private readonly fn: FlatMapFunction<IN, OUT>) {
+    super(name);
+  }
+  override open(): Promise<void> {
+    return openFunction(this.fn, this.runtimeContext());
+  }
+  collect(value: OUT): void {
+    this.out.collect(value, this.timestamp);
+  }
+  processElement(value: IN, timestamp: number): void {
+    this.timestamp = timestamp;
+    const fn = this.fn;
+    if (typeof fn !== 'function') {
+      fn.flatMap(value, this);
+      return;
+    }
+    const result = fn(value);
+    if (result == null || typeof (result as Iterable<OUT>)[Symbol.iterator] !== 'function')
+      throw new EddyError(
+        'EDDY_USER_FUNCTION',
+        `flatMap "${this.name}" must return an Iterable (e.g. an array), got ${result === null ? 'null' : typeof result}`,
+        { operator: this.name },
+      );
+    if (Array.isArray(result)) for (let i = 0; i < result.length; i++) this.out.collect(result[i], timestamp);
+    else for (const v of result) this.out.collect(v, timestamp);
+  }
+  override close(): Promise<void> {
+    return closeFunction(this.fn);
+  }
+}

@@ -1,0 +1,20 @@
+// map: one output per input.
+import type { MapFunction } from '../api/functions.ts';
+import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+
+export class MapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> {
+  private readonly call: (value: IN) => OUT;
+  constructor(name: string, private readonly fn: MapFunction<IN, OUT>) {
+    super(name);
+    this.call = typeof fn === 'function' ? fn : fn.map.bind(fn);
+  }
+  override open(): Promise<void> {
+    return openFunction(this.fn, this.runtimeContext());
+  }
+  processElement(value: IN, timestamp: number): void {
+    this.out.collect(this.call(value), timestamp);
+  }
+  override close(): Promise<void> {
+    return closeFunction(this.fn);
+  }
+}

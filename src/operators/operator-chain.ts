@@ -1,0 +1,112 @@
+// Builds one subtask's operator chain: operator instances wired by direct calls, network writers at the edges.
+import type { OutputTag } from '../api/output-tag.ts';
+import { EddyError, isEddyError } from '../errors.ts';
+import type { StreamEdge, StreamNode } from '../graph/stream-graph.ts';
+import type { PlanVertex } from '../plan/execution-plan.ts';
+import type { OperatorContext, Output, StreamOperator } from './operator.ts';
+import { SinkOperator } from './sink-operator.ts';
+
+/** Attributes an error thrown inside an operator to it (the innermost operator wins). */
+export function attributeError(e: unknown, operator: string): EddyError {
+  if (isEddyError(e) && e.operator !== undefined) return e;
+  if (isEddyError(e)) return new EddyError(e.code, `operator "${operator}": ${e.message.replace(/^[A-Z_]+: /, '')}`, { operator, cause: e.cause ?? e });
+  const msg = e instanceof Error ? e.message : String(e);
+  return new EddyError('EDDY_USER_FUNCTION', `operator "${operator}" threw: ${msg}`, { operator, cause: e });
+}
+
+/** Feeds the next operator of a chain by a direct call. */
+class ChainingOutput<T> implements Output<T> {
+  constructor(private readonly op: StreamOperator<T, unknown>) {}
+  collect(value: T, timestamp: number): void {
+    try {
+      this.op.processElement(value, timestamp);
+    } catch (e) {
+      throw attributeError(e, this.op.name);
+    }
+  }
+  emitWatermark(watermark: number): void {
+    this.op.processWatermark(watermark);
+  }
+  collectSide<X>(tag: OutputTag<X>): void {
+    throw new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
+  }
+}
+
+/** An operator's output: its main outputs and, per side-output tag, where those records go. */
+class NodeOutput<T> implements Output<T> {
+  private readonly single: Output<T> | undefined;
+  constructor(
+    private readonly mains: Output<T>[],
+    private readonly sides: Map<string, Output<unknown>[]>,
+  ) {
+    this.single = mains.length === 1 ? mains[0] : undefined;
+  }
+  collect(value: T, timestamp: number): void {
+    if (this.single !== undefined) return this.single.collect(value, timestamp);
+    for (let i = 0; i < this.mains.length; i++) this.mains[i]!.collect(value, timestamp);
+  }
+  emitWatermark(watermark: number): void {
+    for (const o of this.mains) o.emitWatermark(watermark);
+    for (const outs of this.sides.values()) for (const o of outs) o.emitWatermark(watermark);
+  }
+  collectSide<X>(tag: OutputTag<X>, value: X, timestamp: number): void {
+    const outs = this.sides.get(tag.id);
+    if (outs !== undefined) for (const o of outs) o.collect(value, timestamp);
+  }
+}
+
+/** Turns a network edge into the Output that writes it (the task supplies RecordWriters). */
+export type NetworkOutputFactory = (edge: StreamEdge, node: StreamNode) => Output<unknown>;
+
+export interface OperatorChain {
+  /** Operators in topological order (no entry for a source node). */
+  readonly operators: { node: StreamNode; operator: StreamOperator<unknown, unknown> }[];
+  /** Where records enter: the head operator, or the source node's output for source vertices. */
+  readonly input: Output<unknown>;
+  /** The source node of a source vertex. */
+  readonly sourceNode: StreamNode | undefined;
+}
+
+/**
+ * Instantiates and wires a vertex's operators for one subtask. `contextFor` supplies each
+ * operator's context (keyed state backends are created by the caller).
+ */
+export function createOperatorChain(
+  vertex: PlanVertex,
+  contextFor: (node: StreamNode) => OperatorContext,
+  networkOutput: NetworkOutputFactory,
+): OperatorChain {
+  const operators = new Map<number, StreamOperator<unknown, unknown>>();
+  for (const node of vertex.nodes) {
+    if (node.kind === 'source') continue;
+    operators.set(node.id, node.kind === 'sink' ? new SinkOperator(node.name, node.sink!) : node.factory!());
+  }
+  const chainedTargets = new Map<number, StreamEdge[]>();
+  for (const e of vertex.chainedEdges) (chainedTargets.get(e.source) ?? chainedTargets.set(e.source, []).get(e.source)!).push(e);
+  const networkEdges = new Map<number, StreamEdge[]>();
+  for (const o of vertex.outputs) (networkEdges.get(o.edge.source) ?? networkEdges.set(o.edge.source, []).get(o.edge.source)!).push(o.edge);
+
+  const outputOf = (node: StreamNode): Output<unknown> => {
+    const mains: Output<unknown>[] = [];
+    const sides = new Map<string, Output<unknown>[]>();
+    const add = (e: StreamEdge, o: Output<unknown>): void => {
+      if (e.sideTag === undefined) mains.push(o);
+      else (sides.get(e.sideTag) ?? sides.set(e.sideTag, []).get(e.sideTag)!).push(o);
+    };
+    for (const e of chainedTargets.get(node.id) ?? []) add(e, new ChainingOutput(operators.get(e.target)!));
+    for (const e of networkEdges.get(node.id) ?? []) add(e, networkOutput(e, node));
+    return new NodeOutput(mains, sides);
+  };
+
+  for (const node of vertex.nodes) {
+    const op = operators.get(node.id);
+    if (op !== undefined) op.setup(contextFor(node), outputOf(node));
+  }
+  const head = vertex.nodes[0]!;
+  const sourceNode = head.kind === 'source' ? head : undefined;
+  return {
+    operators: vertex.nodes.filter((n) => operators.has(n.id)).map((node) => ({ node, operator: operators.get(node.id)! })),
+    input: sourceNode !== undefined ? outputOf(sourceNode) : new ChainingOutput(operators.get(head.id)!),
+    sourceNode,
+  };
+}

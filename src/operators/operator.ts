@@ -1,0 +1,61 @@
+// The operator contract: what the runtime (or the test harness) calls, and what it hands operators.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { OutputTag } from '../api/output-tag.ts';
+import type { KeyedStateBackend, KeyedStateSnapshot } from '../state/heap-keyed-state-backend.ts';
+import type { Clock } from '../time/clock.ts';
+
+/** Where an operator emits: records with their timestamp, watermarks, side outputs. */
+export interface Output<T> {
+  collect(value: T, timestamp: number): void;
+  emitWatermark(watermark: number): void;
+  collectSide<X>(tag: OutputTag<X>, value: X, timestamp: number): void;
+}
+
+/** Counters an operator may bump; the job result reports them per operator. */
+export interface OperatorMetrics {
+  inc(name: string, by?: number): void;
+}
+
+/** What the runtime hands an operator instance before `open`. */
+export interface OperatorContext {
+  readonly jobName: string;
+  readonly jobId: string;
+  readonly operatorName: string;
+  readonly uid: string;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly clock: Clock;
+  readonly metrics: OperatorMetrics;
+  /** Present on keyed operators: state scoped to the current key. */
+  readonly keyedState: KeyedStateBackend | undefined;
+  /** The job's NATS connection; connectors use it. Undefined in the operator harness. */
+  readonly nats: NatsConnection | undefined;
+}
+
+/** An operator's state as plain data (msgpack-able). */
+export interface OperatorSnapshot {
+  keyed?: KeyedStateSnapshot;
+  operator?: unknown;
+}
+
+/**
+ * One operator instance in a chain. Call order: `setup` -> `initializeState` -> `open` ->
+ * (`processElement` | `processWatermark`)* -> `endInput` -> `close`. `snapshotState` may be
+ * called between records. The data path is synchronous: no awaits per record.
+ */
+export interface StreamOperator<IN, OUT> {
+  readonly name: string;
+  setup(ctx: OperatorContext, output: Output<OUT>): void;
+  initializeState(snapshot: OperatorSnapshot | undefined): void;
+  open(): void | Promise<void>;
+  processElement(value: IN, timestamp: number): void;
+  processWatermark(watermark: number): void;
+  /** All input has arrived (bounded input): flush what is buffered. */
+  endInput(): void | Promise<void>;
+  snapshotState(): OperatorSnapshot;
+  close(): void | Promise<void>;
+}
+
+/** Creates a fresh operator instance per subtask (user functions are copied per instance). */
+export type OperatorFactory<IN = any, OUT = any> = () => StreamOperator<IN, OUT>;

@@ -1,0 +1,110 @@
+// Frames on a channel (msgpackr): data batches, watermarks, barriers and end of input, each with a sequence number.
+import { Packr, Unpackr } from 'msgpackr';
+import { EddyError } from '../errors.ts';
+
+export const FRAME_DATA = 0;
+export const FRAME_WATERMARK = 1;
+export const FRAME_BARRIER = 2;
+export const FRAME_END_OF_INPUT = 3;
+
+/** A decoded frame. `ch` is the channel index at the receiving subtask; `seq` counts frames per channel from 0. */
+export type Frame =
+  | { type: typeof FRAME_DATA; ch: number; seq: number; records: unknown[]; timestamps: number[] | null }
+  | { type: typeof FRAME_WATERMARK; ch: number; seq: number; watermark: number }
+  | { type: typeof FRAME_BARRIER; ch: number; seq: number; checkpointId: number; kind: string }
+  | { type: typeof FRAME_END_OF_INPUT; ch: number; seq: number };
+
+function rejectFunction(): never {
+  throw new TypeError('a function cannot be serialized');
+}
+
+/**
+ * Encodes and decodes frames. Records use msgpackr's record structures (each frame carries its own,
+ * so frames from many producers decode independently). Functions and symbols are rejected, not dropped.
+ */
+export class FrameCodec {
+  private readonly packr = new Packr({ useRecords: true, writeFunction: rejectFunction } as ConstructorParameters<typeof Packr>[0]);
+  private readonly unpackr = new Unpackr({ useRecords: true });
+
+  /** Encodes a data frame; throws `EDDY_UNSERIALIZABLE_RECORD` naming `operator` when a record cannot be encoded. */
+  encodeData(ch: number, seq: number, records: unknown[], timestamps: number[] | null, operator: string): Uint8Array {
+    try {
+      return this.packr.pack([FRAME_DATA, ch, seq, records, timestamps]);
+    } catch (e) {
+      throw unserializable(records, operator, e);
+    }
+  }
+  encodeWatermark(ch: number, seq: number, watermark: number): Uint8Array {
+    return this.packr.pack([FRAME_WATERMARK, ch, seq, watermark]);
+  }
+  encodeBarrier(ch: number, seq: number, checkpointId: number, kind: string): Uint8Array {
+    return this.packr.pack([FRAME_BARRIER, ch, seq, checkpointId, kind]);
+  }
+  encodeEndOfInput(ch: number, seq: number): Uint8Array {
+    return this.packr.pack([FRAME_END_OF_INPUT, ch, seq]);
+  }
+  /** Any value (control messages, results); throws `EDDY_UNSERIALIZABLE_RECORD` naming `operator`. */
+  encodeValue(value: unknown, operator = 'control'): Uint8Array {
+    try {
+      return this.packr.pack(value);
+    } catch (e) {
+      throw unserializable([value], operator, e);
+    }
+  }
+  decodeValue(bytes: Uint8Array): unknown {
+    return this.unpackr.unpack(bytes);
+  }
+
+  /** Decodes a frame; throws `EDDY_DECODE` for bytes that are not one. */
+  decode(bytes: Uint8Array): Frame {
+    let a: unknown[];
+    try {
+      a = this.unpackr.unpack(bytes) as unknown[];
+    } catch (e) {
+      throw new EddyError('EDDY_DECODE', `a frame of ${bytes.length} bytes could not be decoded: ${(e as Error).message}`, { cause: e });
+    }
+    if (!Array.isArray(a) || typeof a[1] !== 'number' || typeof a[2] !== 'number')
+      throw new EddyError('EDDY_DECODE', `a message of ${bytes.length} bytes is not an eddy frame`);
+    switch (a[0]) {
+      case FRAME_DATA:
+        return { type: FRAME_DATA, ch: a[1], seq: a[2], records: a[3] as unknown[], timestamps: (a[4] as number[] | null) ?? null };
+      case FRAME_WATERMARK:
+        return { type: FRAME_WATERMARK, ch: a[1], seq: a[2], watermark: a[3] as number };
+      case FRAME_BARRIER:
+        return { type: FRAME_BARRIER, ch: a[1], seq: a[2], checkpointId: a[3] as number, kind: a[4] as string };
+      case FRAME_END_OF_INPUT:
+        return { type: FRAME_END_OF_INPUT, ch: a[1], seq: a[2] };
+    }
+    throw new EddyError('EDDY_DECODE', `unknown frame type ${String(a[0])}`);
+  }
+}
+
+function unserializable(records: unknown[], operator: string, cause: unknown): EddyError {
+  const bad = records.find((r) => {
+    try {
+      new Packr({ writeFunction: rejectFunction } as ConstructorParameters<typeof Packr>[0]).pack(r);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return new EddyError(
+    'EDDY_UNSERIALIZABLE_RECORD',
+    `operator "${operator}" emitted a record that cannot be serialized (${(cause as Error).message}): ${preview(bad)}. ` +
+      'Records that cross the network must be plain data (objects, arrays, strings, numbers, bigints, booleans, null, Dates, Maps, Sets, Uint8Arrays); map functions, symbols and class instances with such fields to plain data first.',
+    { operator, cause },
+  );
+}
+
+function preview(v: unknown): string {
+  try {
+    const s = String(
+      JSON.stringify(v, (_k, x) =>
+        typeof x === 'function' ? `[Function ${x.name || 'anonymous'}]` : typeof x === 'symbol' ? x.toString() : typeof x === 'bigint' ? `${x}n` : x,
+      ),
+    );
+    return s.length > 120 ? s.slice(0, 117) + '...' : s;
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,434 @@
+// Finds, starts and stops a private nats-server (the embedded default) and connects to NATS with helpful errors.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { EddyError } from '../errors.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
+
+/** A nats-server started by {@link startEmbeddedNatsServer}. */
+export interface EmbeddedNatsServer {
+  /** Client URL, e.g. `nats://127.0.0.1:40123`. */
+  readonly url: string;
+  /** The loopback port the server listens on. */
+  readonly port: number;
+  /** nats-server's own pid (not the watchdog shell's), e.g. for CPU accounting. */
+  readonly pid: number;
+  /** Stops the server; idempotent; resolves once nats-server and its watchdog have exited. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startEmbeddedNatsServer}. */
+export interface EmbeddedNatsServerOptions {
+  /** JetStream store directory; created if missing; also holds the generated config file. */
+  storeDir: string;
+  /** Clock for deadlines and retries (default: the system clock). */
+  clock?: Clock;
+  /** How long to wait for the server to accept connections (default 10 000 ms). */
+  startTimeoutMs?: number;
+}
+
+/** Options of {@link connectNats}. */
+export interface ConnectNatsOptions {
+  /** How long to wait for the server to answer (default 5 000 ms). */
+  timeoutMs?: number;
+  /** Connection name shown in the server's monitoring. */
+  name?: string;
+  /** Clock for the timeout guard (default: the system clock). */
+  clock?: Clock;
+}
+
+/** Directories searched after PATH: where Debian and common installers put the binary. */
+const FALLBACK_DIRS = ['/usr/sbin', '/usr/local/bin', '/usr/bin', '/sbin'];
+
+/** nats-server 2.9 has no CLI flag for the payload limit, so it goes into a config file. */
+const MAX_PAYLOAD = '8MB';
+
+/** How long stop() waits for a graceful exit before SIGKILLing both processes. */
+const STOP_GRACE_MS = 5_000;
+
+/** How much of nats-server's stderr is kept for error messages. */
+const STDERR_TAIL_BYTES = 8_192;
+
+const INSTALL_HINT =
+  'Install it (Debian/Ubuntu: `apt-get install nats-server`; other systems: https://docs.nats.io/running-a-nats-service/introduction/installation), ' +
+  'or set EDDY_NATS_SERVER_BIN to the binary, or use an existing server by setting NATS_URL or the `nats` option (`--nats URL` on the command line).';
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Locates the `nats-server` binary. When `EDDY_NATS_SERVER_BIN` is set, only that path is considered;
+ * otherwise each directory of PATH, then /usr/sbin, /usr/local/bin, /usr/bin and /sbin (Debian installs
+ * it in /usr/sbin, which is often not on a non-root PATH).
+ *
+ * @returns the absolute path of an executable file, or undefined when there is none.
+ * @example
+ * ```ts
+ * const bin = findNatsServerBinary(); // '/usr/sbin/nats-server' or undefined
+ * ```
+ */
+export function findNatsServerBinary(): string | undefined {
+  const explicit = process.env.EDDY_NATS_SERVER_BIN;
+  if (explicit !== undefined && explicit !== '') return isExecutableFile(explicit) ? explicit : undefined;
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  for (const dir of [...dirs, ...FALLBACK_DIRS]) {
+    const candidate = join(dir, 'nats-server');
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Asks the OS for a free loopback port. Another process may take it before nats-server binds: callers retry. */
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read the allocated port'))));
+    });
+  });
+}
+
+/**
+ * The watchdog, run as `sh -c WATCHDOG sh <nats-server> <args...>`. Invariants:
+ * - nats-server never holds the stdin pipe (fd 3 is closed for it), so node's end of that pipe is the
+ *   only writer: the pipe reaches EOF exactly when node closes it (stop()) or node dies, even by SIGKILL.
+ * - a background reader waits for that EOF, then TERMs nats-server and KILLs it after a grace period.
+ *   It runs as a separate process so that the main shell can `wait` for nats-server and exit with its
+ *   status, which is how node learns that the server exited early.
+ * - the reader polls with short sleeps instead of one long `sleep`, and the main shell stops it with a
+ *   trapped TERM and reaps it: no helper process ever outlives the watchdog (an orphaned `sleep` would
+ *   linger, and become a zombie where the init process does not reap).
+ * - TERM/INT/HUP sent to the shell are forwarded to nats-server as TERM; the shell still waits for it.
+ * - the first line on stdout is nats-server's pid; everything nats-server logs goes to stderr.
+ */
+const WATCHDOG = `
+exec 3<&0 </dev/null
+"$@" 3<&- >/dev/null &
+pid=$!
+echo "$pid"
+(
+  trap 'exit 0' TERM
+  while read -r _line; do :; done <&3
+  kill -TERM "$pid" 2>/dev/null
+  i=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$i" -ge ${Math.ceil(STOP_GRACE_MS / 100)} ]; then kill -KILL "$pid" 2>/dev/null; break; fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+) >/dev/null 2>&1 &
+reader=$!
+exec 3<&-
+trap 'kill -TERM "$pid" 2>/dev/null' TERM INT HUP
+while :; do
+  wait "$pid"
+  status=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
+kill -TERM "$reader" 2>/dev/null
+while kill -0 "$reader" 2>/dev/null; do wait "$reader"; done
+exit "$status"
+`;
+
+/** Book-keeping for one running server; shared by stop(), the signal handlers and the exit hook. */
+interface Running {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Synchronous best effort: closes the watchdog's stdin and TERMs nats-server. */
+  killNow(): void;
+  stop(): Promise<void>;
+}
+
+const running = new Set<Running>();
+let handlersInstalled = false;
+let signalShutdown = false;
+
+function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+  const code = signal === 'SIGINT' ? 130 : 143;
+  if (signalShutdown) {
+    // A second signal while stopping: do not wait any longer.
+    for (const r of running) r.killNow();
+    process.exit(code);
+  }
+  signalShutdown = true;
+  void Promise.allSettled([...running].map((r) => r.stop())).then(() => process.exit(code));
+}
+const onSigint = (): void => onSignal('SIGINT');
+const onSigterm = (): void => onSignal('SIGTERM');
+const onExit = (): void => {
+  for (const r of running) r.killNow();
+};
+
+/** Handlers exist only while a server runs, so processes that never start one keep node's default behaviour. */
+function track(r: Running): void {
+  running.add(r);
+  if (!handlersInstalled) {
+    handlersInstalled = true;
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    process.on('exit', onExit);
+  }
+}
+
+function untrack(r: Running): void {
+  running.delete(r);
+  if (running.size === 0 && handlersInstalled) {
+    handlersInstalled = false;
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('exit', onExit);
+  }
+}
+
+function tailText(chunks: Buffer[]): string {
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return '(nats-server wrote nothing to stderr)';
+  return text.split('\n').slice(-20).join('\n');
+}
+
+/** True when a pid still names a process (a zombie counts as alive). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+type Attempt = { ok: true; server: EmbeddedNatsServer } | { ok: false; portInUse: boolean; error: EddyError };
+
+async function startOnce(bin: string, storeDir: string, configFile: string, clock: Clock, timeoutMs: number): Promise<Attempt> {
+  const port = await freeLoopbackPort();
+  const url = `nats://127.0.0.1:${port}`;
+  const args = ['-c', configFile, '-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)];
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'sh', bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+
+  const stderr: Buffer[] = [];
+  let stderrBytes = 0;
+  child.stderr!.on('data', (b: Buffer) => {
+    stderr.push(b);
+    stderrBytes += b.length;
+    while (stderrBytes > STDERR_TAIL_BYTES && stderr.length > 1) stderrBytes -= stderr.shift()!.length;
+  });
+  // Writing to a closed stdin would otherwise raise an unhandled EPIPE.
+  child.stdin!.on('error', () => {});
+
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const closed = new Promise<void>((resolve) => {
+    // 'close' fires after the shell exited and every holder of its stdout/stderr (nats-server) is gone.
+    child.once('close', (code, signal) => {
+      exited ??= { code, signal };
+      resolve();
+    });
+  });
+  child.once('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  let spawnError: Error | undefined;
+  child.once('error', (e) => {
+    spawnError = e;
+  });
+
+  const pid = await new Promise<number | undefined>((resolve) => {
+    let buf = '';
+    const onData = (b: Buffer): void => {
+      buf += b.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        child.stdout!.off('data', onData);
+        const n = Number.parseInt(buf.slice(0, nl).trim(), 10);
+        resolve(Number.isInteger(n) && n > 0 ? n : undefined);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('close', () => resolve(undefined));
+    child.once('error', () => resolve(undefined));
+  });
+
+  let stopping: Promise<void> | undefined;
+  const killNow = (): void => {
+    child.stdin!.destroy();
+    if (pid !== undefined && exited === undefined) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const handle: Running = {
+    pid: pid ?? -1,
+    child,
+    killNow,
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        // Keep the event loop alive until both processes are gone.
+        child.ref();
+        child.stdin!.end();
+        child.stdin!.destroy();
+        let graceOver = false;
+        const timer = clock.schedule(STOP_GRACE_MS, () => {
+          graceOver = true;
+          for (const p of [pid, child.pid]) {
+            if (p === undefined) continue;
+            try {
+              process.kill(p, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+          }
+        });
+        await closed;
+        timer.cancel();
+        // After a SIGKILL of the shell nats-server is reparented; give the reaper a moment.
+        if (graceOver && pid !== undefined) {
+          for (let i = 0; i < 50 && pidAlive(pid); i++) await clock.sleep(20);
+        }
+        untrack(handle);
+      })();
+      return stopping;
+    },
+  };
+
+  const fail = async (why: string, portInUse = false): Promise<Attempt> => {
+    await handle.stop();
+    return {
+      ok: false,
+      portInUse,
+      error: new EddyError('EDDY_NATS_SERVER_FAILED', `${why} (binary: ${bin}, store dir: ${storeDir}). nats-server stderr:\n${tailText(stderr)}`, {
+        cause: spawnError,
+      }),
+    };
+  };
+
+  if (pid === undefined) return fail('the nats-server watchdog shell exited before starting nats-server');
+  track(handle);
+
+  const deadline = clock.monotonic() + timeoutMs;
+  let delay = 10;
+  for (;;) {
+    if (exited !== undefined || spawnError !== undefined) {
+      const how = exited?.signal ? `signal ${exited.signal}` : `code ${exited?.code ?? '?'}`;
+      const inUse = /address already in use/i.test(tailText(stderr));
+      return fail(`nats-server exited during startup with ${how}`, inUse);
+    }
+    const left = deadline - clock.monotonic();
+    if (left <= 0) return fail(`nats-server did not accept connections on ${url} within ${timeoutMs} ms`);
+    try {
+      const nc = await connect({ servers: url, timeout: Math.max(50, Math.min(1_000, left)), reconnect: false, name: 'eddy-probe' });
+      await nc.close();
+      break;
+    } catch {
+      await clock.sleep(delay);
+      delay = Math.min(100, delay * 2);
+    }
+  }
+
+  // A server the caller forgot to stop must not keep the process alive: the exit hook (or EOF on the
+  // watchdog's stdin when node dies) stops it. stop() re-refs while it waits.
+  child.unref();
+  for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+  // Nobody reads stdout any more; keep it drained.
+  child.stdout!.resume();
+
+  return { ok: true, server: { url, port, pid, stop: () => handle.stop() } };
+}
+
+/**
+ * Starts a private nats-server with JetStream on a free loopback port and waits until it accepts
+ * connections. The server can never outlive this process: it runs under a `sh` watchdog that stops it
+ * when its stdin pipe from node closes (stop(), normal exit, crash or SIGKILL). While any embedded
+ * server runs, SIGINT/SIGTERM stop all of them and then exit with 130/143.
+ *
+ * @throws EddyError `EDDY_NATS_SERVER_MISSING` at once when no binary is found (the message says how
+ *   to install one or how to use an existing server); `EDDY_NATS_SERVER_FAILED` when the server exits
+ *   during startup or does not accept connections within `startTimeoutMs` (with its stderr tail).
+ * @example
+ * ```ts
+ * const server = await startEmbeddedNatsServer({ storeDir: '.eddy/nats' });
+ * const nc = await connectNats(server.url);
+ * // ...
+ * await nc.close();
+ * await server.stop();
+ * ```
+ */
+export async function startEmbeddedNatsServer(opts: EmbeddedNatsServerOptions): Promise<EmbeddedNatsServer> {
+  const bin = findNatsServerBinary();
+  if (bin === undefined) {
+    const where =
+      process.env.EDDY_NATS_SERVER_BIN !== undefined && process.env.EDDY_NATS_SERVER_BIN !== ''
+        ? `EDDY_NATS_SERVER_BIN=${process.env.EDDY_NATS_SERVER_BIN} is not an executable file`
+        : `no nats-server binary on PATH or in ${FALLBACK_DIRS.join(', ')}`;
+    throw new EddyError('EDDY_NATS_SERVER_MISSING', `cannot start the embedded NATS server: ${where}. ${INSTALL_HINT}`);
+  }
+  const clock = opts.clock ?? systemClock;
+  const timeoutMs = opts.startTimeoutMs ?? 10_000;
+  let configFile: string;
+  try {
+    mkdirSync(opts.storeDir, { recursive: true });
+    configFile = join(opts.storeDir, 'nats-server.conf');
+    writeFileSync(configFile, `# written by eddy: settings nats-server has no command-line flag for\nmax_payload: ${MAX_PAYLOAD}\n`);
+  } catch (e) {
+    throw new EddyError('EDDY_CONFIG', `cannot prepare the NATS store directory ${opts.storeDir}: ${(e as Error).message}`, { cause: e });
+  }
+  // The free port is only probed, not held, so a rare race with another process is retried.
+  for (let attempt = 1; ; attempt++) {
+    const result = await startOnce(bin, opts.storeDir, configFile, clock, timeoutMs);
+    if (result.ok) return result.server;
+    if (!result.portInUse || attempt >= 3) throw result.error;
+  }
+}
+
+/**
+ * Connects to NATS, failing with a message that says what to do when nobody answers.
+ *
+ * @throws EddyError `EDDY_NATS_UNREACHABLE` when the connection is refused or the server does not
+ *   answer within `timeoutMs` (default 5 000 ms).
+ * @example
+ * ```ts
+ * const nc = await connectNats(process.env.NATS_URL ?? server.url, { name: 'eddy-worker-1' });
+ * ```
+ */
+export async function connectNats(url: string, opts: ConnectNatsOptions = {}): Promise<NatsConnection> {
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const clock = opts.clock ?? systemClock;
+  const unreachable = (detail: string, cause?: unknown): EddyError =>
+    new EddyError(
+      'EDDY_NATS_UNREACHABLE',
+      `cannot reach NATS at ${url} (${detail}). Start a nats-server there, fix NATS_URL (or the \`nats\` option / --nats), ` +
+        'or unset it to let eddy start its embedded server.',
+      { cause },
+    );
+  const attempt = connect({ servers: url, timeout: timeoutMs, name: opts.name });
+  let timer: { cancel(): void } | undefined;
+  // The client's own timeout covers the handshake; this guard also covers anything it does not.
+  const guard = new Promise<never>((_, reject) => {
+    timer = clock.schedule(timeoutMs + 250, () => reject(unreachable(`no answer within ${timeoutMs} ms`)));
+  });
+  try {
+    return await Promise.race([attempt, guard]);
+  } catch (e) {
+    // If the guard won, a late connection must not leak.
+    attempt.then((nc) => nc.close()).catch(() => {});
+    if (e instanceof EddyError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw unreachable(/timeout/i.test(msg) ? `no answer within ${timeoutMs} ms` : msg, e);
+  } finally {
+    timer?.cancel();
+  }
+}

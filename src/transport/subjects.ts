@@ -1,0 +1,20 @@
+// NATS subject names of a job: data in, credits back, control, collected results.
+
+/** Subject names are built from tokens: a job id must be one NATS token (no dots, spaces or wildcards). */
+export function checkToken(s: string, what: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(s)) throw new TypeError(`${what} "${s}" must match [A-Za-z0-9_-]+ to be a NATS subject token`);
+  return s;
+}
+
+export const subjects = {
+  /** Every input channel of one subtask. */
+  input: (job: string, vertex: number, subtask: number) => `eddy.${job}.in.${vertex}.${subtask}`,
+  /** Credits granted to one producing subtask. */
+  credit: (job: string, vertex: number, subtask: number) => `eddy.${job}.credit.${vertex}.${subtask}`,
+  /** Task -> job master: lifecycle reports. */
+  status: (job: string) => `eddy.${job}.ctl.status`,
+  /** Job master -> tasks: cancel. */
+  cancel: (job: string) => `eddy.${job}.ctl.cancel`,
+  /** Results of `executeAndCollect`, per sink node. */
+  collect: (job: string, node: number) => `eddy.${job}.collect.${node}`,
+};
