@@ -116,8 +116,9 @@ export class JobMaster {
   }
 
   private async whenAllStopped(): Promise<void> {
-    // Local tasks resolve their result even when the status message cannot be delivered.
-    await Promise.all(this.tasks.map((t) => t.result));
+    // Local tasks resolve their result even when the status message cannot be delivered; it also
+    // carries the metrics of tasks whose report is still in flight.
+    for (const r of await Promise.all(this.tasks.map((t) => t.result))) this.reports.set(`${r.vertex}/${r.subtask}`, r);
     this.actor.send({ type: 'TASKS_STOPPED' });
   }
 

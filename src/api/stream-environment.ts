@@ -10,6 +10,14 @@ import { DataStream, type StreamContext } from './data-stream.ts';
 import { pipelineExecutor, type SubmittedJob } from './executor.ts';
 import type { JobClient, JobResult } from './job.ts';
 
+/** What `execute()` returns: a promise of the JobResult that can also cancel the job. */
+export interface JobExecution extends Promise<JobResult> {
+  /** Resolves once every task runs. */
+  readonly client: Promise<JobClient>;
+  /** Cancels the job; resolves with its result (status 'canceled' unless it had already ended). */
+  cancel(): Promise<JobResult>;
+}
+
 /** The error `execute()` rejects with when a job fails; `result` holds the failing operator and cause. */
 export class JobFailedError extends EddyError {
   constructor(readonly result: JobResult) {
@@ -98,13 +106,30 @@ export class StreamEnvironment implements StreamContext {
 
   /**
    * Runs the job and resolves when it ends: bounded jobs when all input is processed, unbounded
-   * ones when cancelled. Rejects with `JobFailedError` (`EDDY_JOB_FAILED`) when the job fails.
+   * ones when cancelled (`execution.cancel()`). Rejects with `JobFailedError` (`EDDY_JOB_FAILED`)
+   * when the job fails.
+   *
+   * @example
+   * ```ts
+   * const execution = env.execute('forever'); // an unbounded job
+   * // ... later:
+   * const result = await execution.cancel(); // result.status === 'canceled'
+   * ```
    */
-  async execute(jobName = 'eddy job'): Promise<JobResult> {
-    const { client } = await this.submit(jobName, []);
-    const result = await client.result;
-    if (result.status === 'failed') throw new JobFailedError(result);
-    return result;
+  execute(jobName = 'eddy job'): JobExecution {
+    const submitted = this.submit(jobName, []);
+    const result = submitted.then(async ({ client }) => {
+      const r = await client.result;
+      if (r.status === 'failed') throw new JobFailedError(r);
+      return r;
+    });
+    const client = submitted.then((s) => s.client);
+    // A failed submission is reported through `result`; `client` rejects too, but only for whoever awaits it.
+    client.catch(() => undefined);
+    return Object.assign(result, {
+      client,
+      cancel: async (): Promise<JobResult> => (await client).cancel(),
+    });
   }
 
   /** Starts the job and resolves once every task runs, with a handle to cancel it or await its result. */

@@ -11,7 +11,10 @@ export interface NatsSourceOptions {
   /** Subject to read; wildcards allowed (`sensors.*`, `orders.>`). */
   subject: string;
   format?: RecordFormat;
-  /** Where messages that do not decode go, with an `Eddy-Error` header (default `<subject>.dlq`, wildcards replaced). */
+  /**
+   * Where messages that do not decode go, with `Eddy-Error` and `Eddy-Subject` headers
+   * (default `eddy.dlq.<subject without wildcards>`). It must not match `subject`.
+   */
   deadLetterSubject?: string;
   /** Messages buffered per subtask before the subscription is paused (default 10 000). */
   maxBuffered?: number;
@@ -35,7 +38,7 @@ class NatsSourceReader<T> implements SourceReader<T> {
     const nc = ctx.nats;
     if (nc === undefined) throw new EddyError('EDDY_CONFIG', 'the NATS source needs a NATS connection (it cannot run in the operator harness)');
     this.decode = decoderFor(opts.format ?? 'json', `NATS source on "${opts.subject}"`);
-    this.dlq = opts.deadLetterSubject ?? `${opts.subject.replace(/\.?[*>]/g, '')}.dlq`;
+    this.dlq = deadLetterSubjectOf(opts);
     const max = opts.maxBuffered ?? 10_000;
     this.sub = nc.subscribe(opts.subject, {
       queue: `eddy.${ctx.jobId}.${ctx.uid.replace(/[^A-Za-z0-9_-]/g, '_')}`,
@@ -102,6 +105,26 @@ class NatsSourceReader<T> implements SourceReader<T> {
   }
 }
 
+/** Whether a concrete subject matches a subscription pattern with `*` and `>` wildcards. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+/** The dead-letter subject of a source: the option, or `eddy.dlq.<subject without wildcard tokens>`. */
+export function deadLetterSubjectOf(opts: NatsSourceOptions): string {
+  const base = opts.subject
+    .split('.')
+    .filter((t) => t !== '*' && t !== '>')
+    .join('.');
+  return opts.deadLetterSubject ?? `eddy.dlq.${base || 'all'}`;
+}
+
 /**
  * Reads a core NATS subject: unbounded and at-most-once (core NATS keeps no history; use a JetStream
  * source for replay). A message that does not decode is published to the dead-letter subject and
@@ -116,6 +139,14 @@ export function natsSource<T>(opts: NatsSourceOptions): Source<T> {
   if (opts === null || typeof opts !== 'object' || typeof opts.subject !== 'string' || opts.subject.length === 0)
     throw new EddyError('EDDY_INVALID_ARGUMENT', 'natsSource needs { subject: string }');
   decoderFor(opts.format ?? 'json', `NATS source on "${opts.subject}"`);
+  const dlq = deadLetterSubjectOf(opts);
+  if (/[\s*>]/.test(dlq) || dlq.startsWith('.') || dlq.endsWith('.'))
+    throw new EddyError('EDDY_INVALID_ARGUMENT', `natsSource deadLetterSubject "${dlq}" must be a subject without spaces or wildcards`);
+  if (subjectMatches(opts.subject, dlq))
+    throw new EddyError(
+      'EDDY_INVALID_ARGUMENT',
+      `natsSource on "${opts.subject}" would read its own dead letters from "${dlq}" (a bad message would loop); set deadLetterSubject to a subject outside "${opts.subject}"`,
+    );
   return {
     name: `NATS Source ${opts.subject}`,
     bounded: false,

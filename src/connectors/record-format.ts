@@ -1,5 +1,5 @@
 // Payload formats of the NATS connectors: JSON, msgpack or raw bytes.
-import { Packr, Unpackr } from 'msgpackr';
+import { C1, Packr, Unpackr } from 'msgpackr';
 import { EddyError } from '../errors.ts';
 
 export type RecordFormat = 'json' | 'msgpack' | 'raw';
@@ -18,8 +18,13 @@ export function decoderFor(format: unknown, where: string): (bytes: Uint8Array) 
     case 'json':
       return (b) => JSON.parse(textDecoder.decode(b));
     case 'msgpack': {
-      const u = new Unpackr({ useRecords: true });
-      return (b) => u.unpack(b);
+      const u = new Unpackr({ useRecords: true, mapsAsObjects: true });
+      return (b) => {
+        const v = u.unpack(b);
+        // msgpackr decodes the never-used byte 0xc1 to a marker instead of throwing.
+        if (v === C1) throw new TypeError('0xc1 is not a MessagePack value');
+        return v;
+      };
     }
     case 'raw':
       return (b) => b;
