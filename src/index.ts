@@ -1,5 +1,6 @@
 // The public API surface of eddy (re-exported by the package entry, which also registers the runtime).
 export { StreamEnvironment, JobFailedError } from './api/stream-environment.ts';
+export type { JobExecution } from './api/stream-environment.ts';
 export type { StreamEnvironmentConfig } from './api/config.ts';
 export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.ts';
 export type { JobResult, JobClient, JobStatus } from './api/job.ts';
