@@ -17,6 +17,8 @@ export interface JobMasterOptions {
   nc: NatsConnection;
   clock: Clock;
   network: NetworkOptions;
+  /** The job fails when the NATS connection stays lost this long. */
+  connectionLossTimeoutMs: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export class JobMaster {
         this.onReport(this.codec.decodeValue(msg.data) as TaskStatusReport);
       },
     });
+    void this.watchConnection();
     void o.nc.closed().then((err) => {
       if (this.isFinal()) return;
       this.onFailure(
@@ -81,6 +84,31 @@ export class JobMaster {
     }
     this.resolveDeployed();
     return this.result;
+  }
+
+  /** A disconnect that outlasts `connectionLossTimeoutMs` fails the job (reconnects may otherwise retry for long). */
+  private async watchConnection(): Promise<void> {
+    const { o } = this;
+    let timer: { cancel(): void } | undefined;
+    for await (const s of o.nc.status()) {
+      if (this.isFinal()) break;
+      if (s.type === 'disconnect' && timer === undefined) {
+        timer = o.clock.schedule(o.connectionLossTimeoutMs, () =>
+          this.onFailure(
+            toErrorInfo(
+              new EddyError(
+                'EDDY_NATS_CONNECTION_LOST',
+                `job "${o.jobName}" lost its NATS connection (${s.server}) for more than ${o.connectionLossTimeoutMs} ms; check that nats-server runs and is reachable`,
+              ),
+            ),
+          ),
+        );
+      } else if (s.type === 'reconnect') {
+        timer?.cancel();
+        timer = undefined;
+      }
+    }
+    timer?.cancel();
   }
 
   cancel(): void {

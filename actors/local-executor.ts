@@ -62,19 +62,27 @@ export const localExecutor: PipelineExecutor = {
     }
     const collectNodes = graph.nodes.filter((n) => job.collect.includes(n.id)).map((n) => ({ id: n.id, parallelism: n.parallelism }));
     const collector = collectResults(nc, jobId, collectNodes);
-    const master = new JobMaster({ jobId, jobName: job.jobName, plan, nc, clock: cfg.clock, network: cfg.network });
+    const master = new JobMaster({
+      jobId,
+      jobName: job.jobName,
+      plan,
+      nc,
+      clock: cfg.clock,
+      network: cfg.network,
+      connectionLossTimeoutMs: cfg.connectionLossTimeoutMs,
+    });
 
     const natsUrl = url;
     const result: Promise<JobResult> = master.run().then(async (r) => {
-      if (!nc.isClosed()) await nc.flush().catch(() => undefined);
+      if (r.status === 'finished') {
+        // After a flush round trip, everything the sinks published before finishing has arrived.
+        await nc.flush().catch(() => undefined);
+        if (!collector.complete())
+          r = { ...r, status: 'failed', error: { code: 'EDDY_INTERNAL', message: 'the job finished but some collected results did not arrive' } };
+      }
       collector.close();
-      if (r.status === 'finished' && !collector.complete())
-        r = {
-          ...r,
-          status: 'failed',
-          error: { code: 'EDDY_INTERNAL', message: 'the job finished but some collected results did not arrive' },
-        };
-      await nc.drain().catch(() => undefined);
+      // A failed job may have lost its connection: close rather than drain, which could wait for a server that is gone.
+      await (r.status === 'finished' ? nc.drain() : nc.close()).catch(() => undefined);
       await server?.stop();
       return r;
     });

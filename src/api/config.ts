@@ -16,6 +16,8 @@ export interface StreamEnvironmentConfig {
   network?: { batchSize?: number; flushIntervalMs?: number; credits?: number };
   /** How long to wait for a NATS server to answer (default 5000 ms). */
   connectTimeoutMs?: number;
+  /** A job fails when its NATS connection stays lost this long (default 10 000 ms). */
+  connectionLossTimeoutMs?: number;
   /** Processing-time clock (default: the system clock). */
   clock?: Clock;
 }
@@ -27,10 +29,11 @@ export interface ResolvedConfig {
   stateDir: string;
   network: { batchSize: number; flushIntervalMs: number; credits: number };
   connectTimeoutMs: number;
+  connectionLossTimeoutMs: number;
   clock: Clock;
 }
 
-const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'clock', 'checkpointing']);
+const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'clock', 'checkpointing']);
 
 function configError(msg: string): EddyError {
   return new EddyError('EDDY_CONFIG', msg);
@@ -80,7 +83,8 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
     credits: positiveInt(n.credits ?? 8, 'network.credits', 1024),
   };
   const connectTimeoutMs = positiveInt(c.connectTimeoutMs ?? 5000, 'connectTimeoutMs', 600_000);
+  const connectionLossTimeoutMs = positiveInt(c.connectionLossTimeoutMs ?? 10_000, 'connectionLossTimeoutMs', 3_600_000);
   const clock = c.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.schedule !== 'function') throw configError('clock must implement Clock (now, schedule, sleep, monotonic)');
-  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, clock };
+  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, connectionLossTimeoutMs, clock };
 }

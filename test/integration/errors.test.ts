@@ -187,3 +187,31 @@ describe('NATS', () => {
     expect(result.error?.message).toMatch(/frame 1000000 but \d+ was next/);
   });
 });
+
+describe('faults', () => {
+  it('a nats-server that goes away under a running job fails the job with EDDY_NATS_CONNECTION_LOST (no hang)', async () => {
+    const { startEmbeddedNatsServer } = await import('../../src/transport/nats-server.ts');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const server = await startEmbeddedNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'eddy-lost-')) });
+    try {
+      const env = StreamEnvironment.create({ nats: server.url, parallelism: 2, connectionLossTimeoutMs: 1000 });
+      env
+        .fromGenerator(Infinity, (i) => i, { ratePerSecond: 2000 })
+        .keyBy((i) => i % 7)
+        .sum()
+        .sinkTo({ name: 'discard', createWriter: () => ({ invoke: () => undefined }) });
+      const client = await env.executeAsync('lost');
+      await new Promise((r) => setTimeout(r, 200));
+      await server.stop();
+      const t0 = performance.now();
+      const result = await client.result;
+      expect(result.status).toBe('failed');
+      expect(result.error?.code).toBe('EDDY_NATS_CONNECTION_LOST');
+      expect(performance.now() - t0).toBeLessThan(5000);
+    } finally {
+      await server.stop();
+    }
+  });
+});

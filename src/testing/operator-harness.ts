@@ -1,0 +1,529 @@
+// The public operator test harness: drive one operator instance (or a user function) by hand, without NATS.
+import { cloneFunction } from '../api/clone-function.ts';
+import type {
+  FilterFunction,
+  FlatMapFunction,
+  KeyedProcessContext,
+  KeySelector,
+  MapFunction,
+  ProcessFunctionLike,
+} from '../api/functions.ts';
+import type { OutputTag } from '../api/output-tag.ts';
+import { EddyError } from '../errors.ts';
+import { FilterOperator } from '../operators/filter-operator.ts';
+import { FlatMapOperator } from '../operators/flat-map-operator.ts';
+import { MapOperator } from '../operators/map-operator.ts';
+import type { OperatorContext, OperatorSnapshot, Output, StreamOperator } from '../operators/operator.ts';
+import { attributeError } from '../operators/operator-chain.ts';
+import { ProcessOperator } from '../operators/process-operator.ts';
+import { HeapKeyedStateBackend, type KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import { keyGroupOf, keyGroupRange, subtaskForKeyGroup } from '../state/key-group.ts';
+import { ManualClock } from '../time/clock.ts';
+import { MAX_WATERMARK, NO_TIMESTAMP } from '../time/watermark.ts';
+import { FrameCodec } from '../transport/frame-codec.ts';
+
+/** A record an operator emitted: its value and event timestamp (`undefined` when it carries none). */
+export interface TimestampedValue<T> {
+  value: T;
+  timestamp: number | undefined;
+}
+
+/** Where and how the harnessed operator instance runs. */
+export interface OperatorHarnessOptions<IN> {
+  /**
+   * Makes the harness keyed: the operator gets a heap keyed state backend, and before every record the
+   * harness sets the backend's current key to `keySelector(record)` and checks that the key belongs to
+   * this subtask's key groups (as the runtime's hash partitioning guarantees).
+   */
+  keySelector?: (value: IN) => unknown;
+  /** Parallelism of the (imagined) operator; default 1. */
+  parallelism?: number;
+  /** Which subtask this instance is, in [0, parallelism); default 0. */
+  subtaskIndex?: number;
+  /** Number of key groups; default 128. Must stay the same across snapshot and restore. */
+  maxParallelism?: number;
+  /** Processing time; default `new ManualClock(0)`. Drive it with `setProcessingTime` / `advanceProcessingTime`. */
+  clock?: ManualClock;
+  /** The job name the operator sees; default `'harness'`. */
+  jobName?: string;
+  /** The operator's uid; default its name. */
+  uid?: string;
+}
+
+type Phase = 'created' | 'open' | 'ended' | 'closed';
+
+const DEFAULT_MAX_PARALLELISM = 128;
+
+function configError(message: string): EddyError {
+  return new EddyError('EDDY_CONFIG', message);
+}
+
+function checkInt(name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) throw configError(`OperatorHarness: ${name} must be an integer >= ${min}, got ${String(v)}`);
+}
+
+/**
+ * Runs one operator instance the way a task does, but driven by hand: feed records and watermarks,
+ * move processing time, end the input, snapshot and restore, and read what the operator emitted.
+ * Errors are reported as the runtime reports them: an `EddyError` naming the operator, with the
+ * original error as `cause` (a plain `Error` from user code becomes `EDDY_USER_FUNCTION`).
+ *
+ * Snapshots are what a checkpoint stores: `snapshot()` encodes the operator's state with the wire codec
+ * (msgpack) and decodes it again, so state that cannot be serialized fails at test time, and a snapshot
+ * is a value that later input never changes. Restore with a new operator instance in a new harness:
+ * `await new OperatorHarness(newOperator, options).open(snapshot)`; a different `parallelism` /
+ * `subtaskIndex` restores only that subtask's key groups.
+ *
+ * @example
+ * ```ts
+ * const op = new MapOperator<number, number>('Double', (x) => x * 2);
+ * const h = new OperatorHarness(op);
+ * await h.open();
+ * h.processElement(1, 100);
+ * h.processElement(2);
+ * h.processWatermark(100);
+ * expect(h.getOutput()).toEqual([2, 4]);
+ * expect(h.getRecordOutput()).toEqual([
+ *   { value: 2, timestamp: 100 },
+ *   { value: 4, timestamp: undefined },
+ * ]);
+ * expect(h.getWatermarks()).toEqual([100]);
+ * await h.close();
+ * ```
+ */
+export class OperatorHarness<IN, OUT> {
+  /** The clock the operator reads processing time from. */
+  readonly clock: ManualClock;
+  /** The keyed state backend handed to the operator (keyed harnesses only); read it to inspect state. */
+  readonly stateBackend: KeyedStateBackend | undefined;
+  readonly parallelism: number;
+  readonly subtaskIndex: number;
+  readonly maxParallelism: number;
+  /** The key groups this subtask owns (inclusive). */
+  readonly keyGroups: { start: number; end: number };
+
+  private readonly keySelector: ((value: IN) => unknown) | undefined;
+  private readonly context: OperatorContext;
+  private readonly codec = new FrameCodec();
+  private readonly counters = new Map<string, number>();
+  private readonly records: TimestampedValue<OUT>[] = [];
+  private readonly watermarks: number[] = [];
+  private readonly sides = new Map<string, TimestampedValue<unknown>[]>();
+  private lastWatermark = Number.NEGATIVE_INFINITY;
+  private phase: Phase = 'created';
+
+  constructor(
+    readonly operator: StreamOperator<IN, OUT>,
+    options: OperatorHarnessOptions<IN> = {},
+  ) {
+    if (operator === null || typeof operator !== 'object' || typeof operator.processElement !== 'function')
+      throw configError('OperatorHarness needs a StreamOperator (an object with setup/initializeState/open/processElement/...)');
+    const parallelism = options.parallelism ?? 1;
+    const subtaskIndex = options.subtaskIndex ?? 0;
+    const maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    checkInt('parallelism', parallelism, 1);
+    checkInt('maxParallelism', maxParallelism, 1);
+    checkInt('subtaskIndex', subtaskIndex, 0);
+    if (parallelism > maxParallelism)
+      throw configError(`OperatorHarness: parallelism ${parallelism} exceeds maxParallelism ${maxParallelism}`);
+    if (subtaskIndex >= parallelism)
+      throw configError(`OperatorHarness: subtaskIndex ${subtaskIndex} is outside [0, ${parallelism - 1}] for parallelism ${parallelism}`);
+    if (options.keySelector !== undefined && typeof options.keySelector !== 'function')
+      throw configError(`OperatorHarness: keySelector must be a function (record) => key, got ${typeof options.keySelector}`);
+    if (options.clock !== undefined && !(options.clock instanceof ManualClock))
+      throw configError('OperatorHarness: clock must be a ManualClock (the harness moves time by hand)');
+
+    this.parallelism = parallelism;
+    this.subtaskIndex = subtaskIndex;
+    this.maxParallelism = maxParallelism;
+    this.keyGroups = keyGroupRange(subtaskIndex, parallelism, maxParallelism);
+    this.keySelector = options.keySelector;
+    this.clock = options.clock ?? new ManualClock(0);
+    this.stateBackend = this.keySelector === undefined ? undefined : new HeapKeyedStateBackend(operator.name, maxParallelism);
+    const counters = this.counters;
+    this.context = {
+      jobName: options.jobName ?? 'harness',
+      jobId: 'harness-job',
+      operatorName: operator.name,
+      uid: options.uid ?? operator.name,
+      subtaskIndex,
+      parallelism,
+      maxParallelism,
+      clock: this.clock,
+      metrics: { inc: (name, by = 1) => void counters.set(name, (counters.get(name) ?? 0) + by) },
+      keyedState: this.stateBackend,
+      nats: undefined,
+    };
+  }
+
+  /**
+   * A harness for `operator` (a new instance) that starts from `snapshot`: shorthand for
+   * `const h = new OperatorHarness(operator, options); await h.open(snapshot)`.
+   *
+   * @example
+   * ```ts
+   * const sum = () => new ReduceOperator<number>('Sum', (a, b) => a + b, () => 'all');
+   * const first = new OperatorHarness(sum(), { keySelector: () => 'all' });
+   * await first.open();
+   * first.processElement(1);
+   * first.processElement(2);
+   * const snap = first.snapshot();
+   * const second = await OperatorHarness.restore(sum(), snap, { keySelector: () => 'all' });
+   * second.processElement(3);
+   * expect(second.getOutput()).toEqual([6]);
+   * ```
+   */
+  static async restore<IN, OUT>(
+    operator: StreamOperator<IN, OUT>,
+    snapshot: OperatorSnapshot,
+    options: OperatorHarnessOptions<IN> = {},
+  ): Promise<OperatorHarness<IN, OUT>> {
+    const h = new OperatorHarness(operator, options);
+    await h.open(snapshot);
+    return h;
+  }
+
+  /** The context the operator was set up with (what a task would hand it). */
+  get operatorContext(): OperatorContext {
+    return this.context;
+  }
+
+  /**
+   * `setup` -> `initializeState(snapshot)` -> `open`. Pass a snapshot (from `snapshot()` of another
+   * harness) to restore; keyed state outside this subtask's key groups is left out.
+   */
+  async open(snapshot?: OperatorSnapshot): Promise<void> {
+    this.expectPhase('open', 'created');
+    const op = this.operator;
+    // A fresh copy per restore: restoring must never alias (and later mutate) the caller's snapshot.
+    const restored = snapshot === undefined ? undefined : (this.codec.decodeValue(this.encodeSnapshot(snapshot)) as OperatorSnapshot);
+    this.guard(() => {
+      op.setup(this.context, this.output());
+      op.initializeState(restored);
+    });
+    this.phase = 'open';
+    try {
+      await op.open();
+    } catch (e) {
+      throw attributeError(e, op.name);
+    }
+  }
+
+  /** Feeds one record, with an event timestamp or none. Synchronous, like the runtime's data path. */
+  processElement(value: IN, timestamp?: number): void {
+    this.expectPhase('processElement', 'open');
+    if (timestamp !== undefined && typeof timestamp !== 'number')
+      throw new EddyError('EDDY_INVALID_ARGUMENT', `OperatorHarness.processElement: timestamp must be a number, got ${typeof timestamp}`);
+    if (this.keySelector !== undefined) this.setKey(value);
+    const op = this.operator;
+    this.guard(() => op.processElement(value, timestamp ?? NO_TIMESTAMP));
+  }
+
+  /** Feeds several records with the same timestamp (or none). */
+  processElements(values: Iterable<IN>, timestamp?: number): void {
+    for (const v of values) this.processElement(v, timestamp);
+  }
+
+  /** Feeds a watermark (the runtime only ever delivers increasing ones; the harness passes any). */
+  processWatermark(watermark: number): void {
+    this.expectPhase('processWatermark', 'open');
+    if (typeof watermark !== 'number' || Number.isNaN(watermark))
+      throw new EddyError('EDDY_INVALID_ARGUMENT', `OperatorHarness.processWatermark: a watermark must be a number, got ${String(watermark)}`);
+    this.lastWatermark = watermark;
+    const op = this.operator;
+    this.guard(() => op.processWatermark(watermark));
+  }
+
+  /** Moves processing time to `t` (never backwards), running what falls due on the clock. */
+  setProcessingTime(t: number): void {
+    this.guard(() => this.clock.setTime(t));
+  }
+
+  /** Moves processing time forward by `ms`. */
+  advanceProcessingTime(ms: number): void {
+    if (!(ms >= 0)) throw new EddyError('EDDY_INVALID_ARGUMENT', `OperatorHarness.advanceProcessingTime: ms must be >= 0, got ${String(ms)}`);
+    this.guard(() => this.clock.advance(ms));
+  }
+
+  /** The current processing time. */
+  currentProcessingTime(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * End of input, as the runtime signals it: the watermark first moves to +Infinity (unless it is there
+   * already), firing everything event-time, then the operator's `endInput` flushes what it buffers.
+   */
+  async endInput(): Promise<void> {
+    this.expectPhase('endInput', 'open');
+    if (this.lastWatermark < MAX_WATERMARK) this.processWatermark(MAX_WATERMARK);
+    this.phase = 'ended';
+    try {
+      await this.operator.endInput();
+    } catch (e) {
+      throw attributeError(e, this.operator.name);
+    }
+  }
+
+  /** Closes the operator (calls user functions' `close`). Closing twice is a no-op. */
+  async close(): Promise<void> {
+    if (this.phase === 'closed') return;
+    const wasOpen = this.phase !== 'created';
+    this.phase = 'closed';
+    if (!wasOpen) return;
+    try {
+      await this.operator.close();
+    } catch (e) {
+      throw attributeError(e, this.operator.name);
+    }
+  }
+
+  /** The operator's state now, as a checkpoint would store it (encoded and decoded: a detached copy). */
+  snapshot(): OperatorSnapshot {
+    this.expectPhase('snapshot', 'open', 'ended');
+    const raw = this.guard(() => this.operator.snapshotState());
+    return this.codec.decodeValue(this.encodeSnapshot(raw)) as OperatorSnapshot;
+  }
+
+  /** The values emitted on the main output, in order. */
+  getOutput(): OUT[] {
+    return this.records.map((r) => r.value);
+  }
+
+  /** The records emitted on the main output with their timestamps (`undefined` when none). */
+  getRecordOutput(): TimestampedValue<OUT>[] {
+    return this.records.map((r) => ({ value: r.value, timestamp: r.timestamp }));
+  }
+
+  /** The watermarks the operator emitted, in order. */
+  getWatermarks(): number[] {
+    return this.watermarks.slice();
+  }
+
+  /** The values emitted to a side output. */
+  getSideOutput<X>(tag: OutputTag<X>): X[] {
+    return (this.sides.get(tag.id) ?? []).map((r) => r.value as X);
+  }
+
+  /** The records emitted to a side output, with their timestamps. */
+  getSideRecordOutput<X>(tag: OutputTag<X>): TimestampedValue<X>[] {
+    return (this.sides.get(tag.id) ?? []).map((r) => ({ value: r.value as X, timestamp: r.timestamp }));
+  }
+
+  /** Forgets everything emitted so far (main output, side outputs, watermarks). */
+  clearOutput(): void {
+    this.records.length = 0;
+    this.watermarks.length = 0;
+    this.sides.clear();
+  }
+
+  /** The counters the operator bumped through `ctx.metrics.inc`, as a copy. */
+  metrics(): Map<string, number> {
+    return new Map(this.counters);
+  }
+
+  private output(): Output<OUT> {
+    const records = this.records;
+    const sides = this.sides;
+    const watermarks = this.watermarks;
+    return {
+      collect(value: OUT, timestamp: number): void {
+        records.push({ value, timestamp: timestamp === NO_TIMESTAMP ? undefined : timestamp });
+      },
+      emitWatermark(watermark: number): void {
+        watermarks.push(watermark);
+      },
+      collectSide<X>(tag: OutputTag<X>, value: X, timestamp: number): void {
+        let list = sides.get(tag.id);
+        if (list === undefined) sides.set(tag.id, (list = []));
+        list.push({ value, timestamp: timestamp === NO_TIMESTAMP ? undefined : timestamp });
+      },
+    };
+  }
+
+  private setKey(value: IN): void {
+    const name = this.operator.name;
+    let key: unknown;
+    try {
+      key = this.keySelector!(value);
+    } catch (e) {
+      throw attributeError(e, name);
+    }
+    const group = keyGroupOf(key, this.maxParallelism, name);
+    if (group < this.keyGroups.start || group > this.keyGroups.end) {
+      const owner = subtaskForKeyGroup(group, this.parallelism, this.maxParallelism);
+      throw new EddyError(
+        'EDDY_INVALID_ARGUMENT',
+        `OperatorHarness: key ${safeKey(key)} is in key group ${group}, which subtask ${owner} of ${this.parallelism} owns, not subtask ${this.subtaskIndex} (key groups ${this.keyGroups.start}..${this.keyGroups.end}); feed it to a harness with subtaskIndex ${owner}`,
+        { operator: name },
+      );
+    }
+    this.stateBackend!.setCurrentKey(key);
+  }
+
+  private encodeSnapshot(s: OperatorSnapshot): Uint8Array {
+    return this.codec.encodeValue(s, this.operator.name);
+  }
+
+  private guard<R>(fn: () => R): R {
+    try {
+      return fn();
+    } catch (e) {
+      throw attributeError(e, this.operator.name);
+    }
+  }
+
+  private expectPhase(call: string, ...allowed: Phase[]): void {
+    if (allowed.includes(this.phase)) return;
+    const hint =
+      this.phase === 'created' ? 'call `await harness.open()` first' : this.phase === 'closed' ? 'the harness is closed' : 'the input has ended';
+    throw new EddyError('EDDY_INVALID_ARGUMENT', `OperatorHarness.${call}() is not allowed now: ${hint}`, { operator: this.operator.name });
+  }
+}
+
+function safeKey(k: unknown): string {
+  if (typeof k === 'bigint') return `${k}n`;
+  try {
+    return JSON.stringify(k) ?? String(k);
+  } catch {
+    return String(k);
+  }
+}
+
+/** Options of the function harnesses: where the operator runs, and its name (default: the API's name). */
+export interface FunctionHarnessOptions extends Omit<OperatorHarnessOptions<never>, 'keySelector'> {
+  /** The operator's name; defaults to the name the DataStream API gives it ('Map', 'Process', ...). */
+  name?: string;
+}
+
+function opts<IN>(o: FunctionHarnessOptions, keySelector?: (value: IN) => unknown): OperatorHarnessOptions<IN> {
+  const { name: _name, ...rest } = o;
+  return keySelector === undefined ? rest : { ...rest, keySelector };
+}
+
+/**
+ * Harnesses for user functions, built from the same operators the DataStream API uses; the function
+ * object is copied first (as the API copies it per subtask), so two harnesses of one `new MyFn()` do
+ * not share its fields. The harness is not open yet: `await h.open()` (or `h.open(snapshot)`).
+ */
+export class ProcessFunctionHarness {
+  private constructor() {}
+
+  /**
+   * A ProcessFunction on a non-keyed stream (what `stream.process(fn)` runs).
+   *
+   * @example
+   * ```ts
+   * const errors = new OutputTag<string>('errors');
+   * const h = ProcessFunctionHarness.forProcessFunction<string, number>({
+   *   processElement(s, ctx, out) {
+   *     const n = Number(s);
+   *     if (Number.isNaN(n)) ctx.output(errors, s);
+   *     else out.collect(n);
+   *   },
+   * });
+   * await h.open();
+   * h.processElements(['1', 'x', '3']);
+   * expect(h.getOutput()).toEqual([1, 3]);
+   * expect(h.getSideOutput(errors)).toEqual(['x']);
+   * ```
+   */
+  static forProcessFunction<IN, OUT>(fn: ProcessFunctionLike<IN, OUT>, options: FunctionHarnessOptions = {}): OperatorHarness<IN, OUT> {
+    checkFn(fn, 'processElement', 'forProcessFunction');
+    return new OperatorHarness(new ProcessOperator<IN, OUT>(options.name ?? 'Process', cloneFunction(fn)), opts<IN>(options));
+  }
+
+  /**
+   * A KeyedProcessFunction on a keyed stream (what `stream.keyBy(keySelector).process(fn)` runs):
+   * state and `ctx.getCurrentKey()` belong to each record's key.
+   *
+   * @example
+   * ```ts
+   * class Count extends KeyedProcessFunction<string, string, [string, number]> {
+   *   private n!: ValueState<number>;
+   *   override open(ctx: RuntimeContext) {
+   *     this.n = ctx.getState(new ValueStateDescriptor('n', 0));
+   *   }
+   *   processElement(w: string, ctx: KeyedProcessContext<string>, out: Collector<[string, number]>) {
+   *     this.n.update(this.n.value() + 1);
+   *     out.collect([ctx.getCurrentKey(), this.n.value()]);
+   *   }
+   * }
+   * const h = ProcessFunctionHarness.forKeyedProcessFunction(new Count(), (w: string) => w);
+   * await h.open();
+   * h.processElements(['a', 'b', 'a']);
+   * expect(h.getOutput()).toEqual([['a', 1], ['b', 1], ['a', 2]]);
+   * ```
+   */
+  static forKeyedProcessFunction<IN, K, OUT>(
+    fn: ProcessFunctionLike<IN, OUT, KeyedProcessContext<K>>,
+    keySelector: KeySelector<IN, K>,
+    options: FunctionHarnessOptions = {},
+  ): OperatorHarness<IN, OUT> {
+    checkFn(fn, 'processElement', 'forKeyedProcessFunction');
+    if (typeof keySelector !== 'function')
+      throw configError(`ProcessFunctionHarness.forKeyedProcessFunction needs a key selector (record) => key, got ${typeof keySelector}`);
+    const op = new ProcessOperator<IN, OUT>(options.name ?? 'KeyedProcess', cloneFunction(fn), keySelector);
+    return new OperatorHarness(op, opts<IN>(options, keySelector));
+  }
+
+  /**
+   * A MapFunction (what `stream.map(fn)` runs).
+   *
+   * @example
+   * ```ts
+   * const h = ProcessFunctionHarness.forMap((s: string) => s.length);
+   * await h.open();
+   * h.processElement('four', 7);
+   * expect(h.getRecordOutput()).toEqual([{ value: 4, timestamp: 7 }]);
+   * ```
+   */
+  static forMap<IN, OUT>(fn: MapFunction<IN, OUT>, options: FunctionHarnessOptions = {}): OperatorHarness<IN, OUT> {
+    checkFn(fn, 'map', 'forMap');
+    return new OperatorHarness(new MapOperator<IN, OUT>(options.name ?? 'Map', cloneFunction(fn)), opts<IN>(options));
+  }
+
+  /**
+   * A FilterFunction (what `stream.filter(fn)` runs).
+   *
+   * @example
+   * ```ts
+   * const h = ProcessFunctionHarness.forFilter((n: number) => n % 2 === 0);
+   * await h.open();
+   * h.processElements([1, 2, 3, 4]);
+   * expect(h.getOutput()).toEqual([2, 4]);
+   * ```
+   */
+  static forFilter<T>(fn: FilterFunction<T>, options: FunctionHarnessOptions = {}): OperatorHarness<T, T> {
+    checkFn(fn, 'filter', 'forFilter');
+    return new OperatorHarness(new FilterOperator<T>(options.name ?? 'Filter', cloneFunction(fn)), opts<T>(options));
+  }
+
+  /**
+   * A FlatMapFunction (what `stream.flatMap(fn)` runs): a plain function returning an Iterable, or an
+   * object whose `flatMap(value, out)` emits through the collector.
+   *
+   * @example
+   * ```ts
+   * const h = ProcessFunctionHarness.forFlatMap((line: string) => line.split(' '));
+   * await h.open();
+   * h.processElement('to be or', 3);
+   * expect(h.getOutput()).toEqual(['to', 'be', 'or']);
+   * expect(h.getRecordOutput().every((r) => r.timestamp === 3)).toBe(true);
+   * ```
+   */
+  static forFlatMap<IN, OUT>(fn: FlatMapFunction<IN, OUT>, options: FunctionHarnessOptions = {}): OperatorHarness<IN, OUT> {
+    checkFn(fn, 'flatMap', 'forFlatMap');
+    return new OperatorHarness(new FlatMapOperator<IN, OUT>(options.name ?? 'Flat Map', cloneFunction(fn)), opts<IN>(options));
+  }
+}
+
+function checkFn(fn: unknown, method: string, factory: string): void {
+  if (typeof fn === 'function') {
+    if (method === 'processElement')
+      throw configError(`ProcessFunctionHarness.${factory} needs an object with a processElement(value, ctx, out) method, got a plain function`);
+    return;
+  }
+  if (fn === null || typeof fn !== 'object' || typeof (fn as Record<string, unknown>)[method] !== 'function')
+    throw configError(`ProcessFunctionHarness.${factory} needs a function or an object with a ${method}(...) method, got ${fn === null ? 'null' : typeof fn}`);
+}
