@@ -7,7 +7,7 @@ import { createStreamGraph } from '../src/graph/stream-graph.ts';
 import { createExecutionPlan } from '../src/plan/execution-plan.ts';
 import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
-import { connectNats, startEmbeddedNatsServer, type EmbeddedNatsServer } from '../src/transport/nats-server.ts';
+import { connectNats, registerShutdownHook, startEmbeddedNatsServer, type EmbeddedNatsServer } from '../src/transport/nats-server.ts';
 import { subjects } from '../src/transport/subjects.ts';
 import { JobMaster } from './job-master.ts';
 
@@ -73,7 +73,10 @@ export const localExecutor: PipelineExecutor = {
     });
 
     const natsUrl = url;
+    // On SIGINT/SIGTERM the embedded server stops; the job is cancelled first so it ends as 'canceled'.
+    const unregister = server === undefined ? () => undefined : registerShutdownHook(() => (master.cancel(), result));
     const result: Promise<JobResult> = master.run().then(async (r) => {
+      unregister();
       if (r.status === 'finished') {
         // After a flush round trip, everything the sinks published before finishing has arrived.
         await nc.flush().catch(() => undefined);

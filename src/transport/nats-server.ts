@@ -157,6 +157,22 @@ const running = new Set<Running>();
 let handlersInstalled = false;
 let signalShutdown = false;
 
+/** Work that must finish before the servers stop on a signal, e.g. cancelling the jobs that run on them. */
+const shutdownHooks = new Set<() => Promise<unknown>>();
+
+/** How long shutdown hooks may take on SIGINT/SIGTERM before the servers are stopped anyway. */
+const SHUTDOWN_HOOK_GRACE_MS = 5_000;
+
+/**
+ * Registers `hook` to run (at most 5 s) when SIGINT/SIGTERM stops the embedded servers, before they
+ * stop: the executor cancels its jobs here so they end as 'canceled' rather than losing their server.
+ * Returns the function that unregisters it.
+ */
+export function registerShutdownHook(hook: () => Promise<unknown>): () => void {
+  shutdownHooks.add(hook);
+  return () => shutdownHooks.delete(hook);
+}
+
 function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
   const code = signal === 'SIGINT' ? 130 : 143;
   if (signalShutdown) {
@@ -165,7 +181,10 @@ function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
     process.exit(code);
   }
   signalShutdown = true;
-  void Promise.allSettled([...running].map((r) => r.stop())).then(() => process.exit(code));
+  const hooks = Promise.allSettled([...shutdownHooks].map((h) => h()));
+  void Promise.race([hooks, systemClock.sleep(SHUTDOWN_HOOK_GRACE_MS)])
+    .then(() => Promise.allSettled([...running].map((r) => r.stop())))
+    .then(() => process.exit(code));
 }
 const onSigint = (): void => onSignal('SIGINT');
 const onSigterm = (): void => onSignal('SIGTERM');

@@ -5,7 +5,7 @@ import type { DataStream } from '../../src/api/data-stream.ts';
 import { createStreamGraph } from '../../src/graph/stream-graph.ts';
 import { createExecutionPlan } from '../../src/plan/execution-plan.ts';
 
-function planOf(parallelism: number, build: (env: StreamEnvironment) => DataStream<unknown>) {
+function planOf(parallelism: number, build: (env: StreamEnvironment) => DataStream<any>) {
   const env = StreamEnvironment.create({ parallelism, nats: 'nats://127.0.0.1:1' });
   const stream = build(env);
   const sink = stream.print();

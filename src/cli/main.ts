@@ -1,0 +1,250 @@
+// The `eddy` command: `eddy run <job>` sets the job's defaults from flags, loads the job script and reports its errors.
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { checkNatsUrl, checkStateDir, MAX_PARALLELISM, parseCommand, parseParallelism, UsageError, type Command } from './args.ts';
+
+/** Where the CLI writes, reads its environment and loads jobs; tests replace parts of it. */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** The directory job files are resolved against (default: process.cwd()). */
+  cwd: string;
+  /** The environment the job reads its defaults from (default: process.env, which StreamEnvironment.create reads). */
+  env: NodeJS.ProcessEnv;
+  /** The argv array rewritten to `[node, job, ...jobArgs]` before the job loads (default: process.argv). */
+  argv: string[];
+  /** Loads the job module (default: dynamic `import()`). */
+  importJob(url: string): Promise<unknown>;
+}
+
+function defaultIO(): CliIO {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    cwd: process.cwd(),
+    env: process.env,
+    argv: process.argv,
+    importJob: (url) => import(url),
+  };
+}
+
+/** Exit codes of `eddy`. */
+export const EXIT = { ok: 0, jobFailed: 1, usage: 2 } as const;
+
+export const MAIN_HELP = `eddy - a stateful stream processor on NATS
+
+Usage:
+  eddy run <job.ts|job.js> [options] [job arguments...]
+  eddy --help                   show this help (eddy run --help: the options of run)
+  eddy --version                show the version
+
+Commands:
+  run    Runs a job script. Without --nats (or NATS_URL), eddy starts a private
+         nats-server for the job and stops it when the job ends.
+
+Examples:
+  eddy run examples/wordcount.ts
+  eddy run examples/wordcount.ts --parallelism 4 README.md
+  eddy run job.ts --nats nats://127.0.0.1:4222
+`;
+
+export const RUN_HELP = `Usage: eddy run <job.ts|job.js> [options] [job arguments...]
+
+Runs a job script: the script builds its pipeline with StreamEnvironment.create() and
+runs it with execute(), executeAsync() or executeAndCollect(). The options below become the
+defaults of StreamEnvironment.create(); what the script sets itself takes precedence.
+
+Options:
+  -p, --parallelism N   default parallelism of the job's operators, 1 to ${MAX_PARALLELISM}
+                        (sets EDDY_PARALLELISM; default 1)
+  --nats URL            the NATS server to run on, e.g. nats://127.0.0.1:4222 (sets NATS_URL);
+                        without it eddy starts a private nats-server and stops it at exit
+  --state-dir DIR       where eddy keeps state and the private server's store
+                        (sets EDDY_STATE_DIR; default .eddy)
+  -h, --help            show this help
+
+Arguments after the job file that are not options above, and everything after "--",
+are passed to the job: it sees them as process.argv.slice(2).
+  eddy run examples/sensor-alerts.ts -p 2 -- --seconds 5
+
+Environment:
+  EDDY_PARALLELISM, NATS_URL, EDDY_STATE_DIR   defaults when the flags are not given
+  EDDY_DEBUG=1                                 print stack traces of errors
+  EDDY_NATS_SERVER_BIN                         the nats-server binary for the private server
+
+Exit codes: 0 the job script completed, 1 the job failed, 2 bad usage or configuration.
+`;
+
+/** The package version, from package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+/** An EddyError or anything shaped like one (a job may load its own copy of eddy). */
+interface EddyLike {
+  code: string;
+  message: string;
+  stack?: string;
+  cause?: unknown;
+}
+
+function isEddyLike(e: unknown): e is EddyLike {
+  return (
+    e !== null &&
+    typeof e === 'object' &&
+    typeof (e as EddyLike).code === 'string' &&
+    (e as EddyLike).code.startsWith('EDDY_') &&
+    typeof (e as EddyLike).message === 'string'
+  );
+}
+
+/** Hints for failures whose own message does not say what to do. */
+function hintFor(e: unknown): string | undefined {
+  const msg = e instanceof Error ? e.message : '';
+  if (/Top-level await is currently not supported with the "cjs" output format/.test(msg))
+    return 'the job file was loaded as CommonJS, where top-level await is not allowed: name it .mts (or .mjs), or put it in a package whose package.json has "type": "module"';
+  if (/Cannot find (module|package) 'eddy(\/[\w-]+)?'/.test(msg))
+    return 'eddy run provides "eddy" to ES-module jobs only: name the job .mts (or .mjs), put it in a package whose package.json has "type": "module", or install eddy next to it';
+  return undefined;
+}
+
+/** The first stack frame of an error in user code ("at file:line:col"), for errors that are not EddyErrors. */
+function firstFrame(e: Error): string | undefined {
+  const line = e.stack?.split('\n').find((l) => /^\s+at /.test(l) && !/\(node:|at node:|\/node_modules\//.test(l));
+  return line?.trim();
+}
+
+/** A plain `{code, message, stack}` (an ErrorInfo) or an Error, as found in `cause` chains. */
+function describeCause(c: unknown): string {
+  if (c instanceof Error) return c.stack ?? `${c.name}: ${c.message}`;
+  if (c !== null && typeof c === 'object') {
+    const info = c as { code?: unknown; message?: unknown; stack?: unknown; operator?: unknown };
+    if (typeof info.stack === 'string') return info.stack;
+    const op = typeof info.operator === 'string' ? ` (operator "${info.operator}")` : '';
+    return `${String(info.code ?? 'Error')}: ${String(info.message ?? '')}${op}`;
+  }
+  return String(c);
+}
+
+/**
+ * One readable message for an error that ended a job: the EddyError message (it starts with its code),
+ * or the name, message and location of any other error. With `debug`, the stack and the cause chain.
+ *
+ * @example
+ * ```ts
+ * formatError(new EddyError('EDDY_CONFIG', 'parallelism must be ...'), false);
+ * // 'eddy: EDDY_CONFIG: parallelism must be ...\n'
+ * ```
+ */
+export function formatError(e: unknown, debug: boolean): string {
+  const lines: string[] = [];
+  const eddy = isEddyLike(e);
+  if (eddy) {
+    lines.push(`eddy: ${e.message.startsWith(e.code) ? e.message : `${e.code}: ${e.message}`}`);
+  } else if (e instanceof Error) {
+    lines.push(`eddy: the job threw ${e.name}: ${e.message}`);
+    const at = firstFrame(e);
+    if (!debug && at !== undefined) lines.push(`    ${at}`);
+  } else {
+    lines.push(`eddy: the job threw ${typeof e === 'string' ? JSON.stringify(e) : String(e)}`);
+  }
+  const hint = hintFor(e);
+  if (hint !== undefined) lines.push(`hint: ${hint}`);
+  if (debug) {
+    if (e instanceof Error && e.stack !== undefined) lines.push(e.stack);
+    let cause = (e as { cause?: unknown } | null)?.cause;
+    for (let depth = 0; cause !== undefined && cause !== null && depth < 5; depth++) {
+      lines.push(`Caused by: ${describeCause(cause)}`);
+      cause = (cause as { cause?: unknown }).cause;
+    }
+  } else if (!eddy) {
+    lines.push('(set EDDY_DEBUG=1 to see the stack trace)');
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** True when EDDY_DEBUG asks for stack traces. */
+export function debugEnabled(env: NodeJS.ProcessEnv): boolean {
+  const v = env['EDDY_DEBUG'];
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+}
+
+/** Checks the effective settings, sets the environment the job reads its defaults from, then loads the job. */
+async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<number> {
+  const env = io.env;
+  // Flags win over the environment; values inherited from the environment are checked too, so a bad
+  // EDDY_PARALLELISM fails here with exit code 2 rather than inside the job.
+  const fromEnv = <T>(name: string, check: (text: string, what: string) => T): T | undefined => {
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : check(v, `the environment variable ${name}`);
+  };
+  const parallelism = cmd.parallelism ?? fromEnv('EDDY_PARALLELISM', parseParallelism);
+  const nats = cmd.nats ?? fromEnv('NATS_URL', checkNatsUrl);
+  const stateDir = cmd.stateDir ?? fromEnv('EDDY_STATE_DIR', checkStateDir);
+
+  const jobPath = resolve(io.cwd, cmd.jobFile);
+  let isFile = false;
+  try {
+    isFile = statSync(jobPath).isFile();
+  } catch {
+    throw new UsageError(`job file not found: ${cmd.jobFile} (looked for ${jobPath})`, 'run');
+  }
+  if (!isFile) throw new UsageError(`${cmd.jobFile} is not a file (looked at ${jobPath}); eddy run needs a job script such as job.ts`, 'run');
+  // The module's import.meta.url is its real path: EDDY_JOB_FILE and argv[1] must compare equal to it.
+  const real = realpathSync(jobPath);
+
+  if (parallelism !== undefined) env['EDDY_PARALLELISM'] = String(parallelism);
+  if (nats !== undefined) env['NATS_URL'] = nats;
+  if (stateDir !== undefined) env['EDDY_STATE_DIR'] = resolve(io.cwd, stateDir);
+  env['EDDY_JOB_FILE'] = real;
+  // The job sees the argv it would see under `node job.ts args...`.
+  io.argv.splice(1, io.argv.length - 1, real, ...cmd.jobArgs);
+
+  try {
+    await io.importJob(pathToFileURL(real).href);
+  } catch (e) {
+    io.stderr(formatError(e, debugEnabled(env)));
+    return EXIT.jobFailed;
+  }
+  return EXIT.ok;
+}
+
+/**
+ * Runs the `eddy` command with the arguments after the executable (`process.argv.slice(2)`) and
+ * resolves with the exit code: 0 when the job script completed, 1 when it threw (a failed job, a
+ * missing nats-server, ...), 2 for bad usage or configuration. Never throws.
+ *
+ * @example
+ * ```ts
+ * const code = await main(['run', 'examples/wordcount.ts', '--parallelism', '2']);
+ * ```
+ */
+export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Promise<number> {
+  const cli: CliIO = { ...defaultIO(), ...io };
+  if (argv.length === 0) {
+    cli.stderr(MAIN_HELP);
+    return EXIT.usage;
+  }
+  try {
+    const cmd = parseCommand(argv);
+    switch (cmd.kind) {
+      case 'help':
+        cli.stdout(cmd.topic === 'run' ? RUN_HELP : MAIN_HELP);
+        return EXIT.ok;
+      case 'version':
+        cli.stdout(`eddy ${version()}\n`);
+        return EXIT.ok;
+      case 'run':
+        return await run(cmd, cli);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      cli.stderr(`eddy: ${e.message}\nRun "eddy ${e.topic === 'run' ? 'run ' : ''}--help" for usage.\n`);
+      return EXIT.usage;
+    }
+    cli.stderr(formatError(e, debugEnabled(cli.env)));
+    return EXIT.jobFailed;
+  }
+}
