@@ -76,6 +76,9 @@ export class JobMaster {
       for (let s = 0; s < vertex.parallelism; s++)
         this.tasks.push(new Task({ jobId: o.jobId, jobName: o.jobName, plan: o.plan, vertex, subtask: s, nc: o.nc, clock: o.clock, network: o.network }));
     await Promise.all(this.tasks.map((t) => t.prepare()));
+    // A task that failed to open (its report may still be in flight) stops the job before any source starts.
+    const broken = this.tasks.find((t) => t.failureCause !== undefined);
+    if (broken !== undefined) this.onFailure({ ...toErrorInfo(broken.failureCause), subtask: broken.subtask });
     // The server must have registered every subscription before the first source publishes.
     await o.nc.flush().catch(() => undefined);
     if (this.state === 'deploying') {

@@ -70,6 +70,10 @@ export class Task {
   private resolveDone!: (r: TaskStatusReport) => void;
   private failure: unknown;
 
+  get subtask(): number {
+    return this.d.subtask;
+  }
+
   constructor(private readonly d: TaskDeployment) {
     this.name = `${d.vertex.name} (${d.subtask + 1}/${d.vertex.parallelism})`;
     this.actor = createActor(taskMachine);
@@ -78,6 +82,11 @@ export class Task {
 
   get state(): TaskState {
     return this.actor.getSnapshot().value as TaskState;
+  }
+
+  /** The error that failed this task, if any (set synchronously, before the report is published). */
+  get failureCause(): unknown {
+    return this.failure;
   }
 
   /** Resolves with the final report when the task is finished, failed or canceled. */

@@ -37,7 +37,9 @@ function cloneValue(v: unknown, seen: Map<object, unknown>): unknown {
 
 /**
  * Copies a function object for one subtask: same prototype, own fields deep-copied where they are plain
- * data (objects, arrays, Maps, Sets, Dates). Plain JS functions are returned as they are.
+ * data (objects, arrays, Maps, Sets, Dates). Plain JS functions are returned as they are. `#private`
+ * fields exist on the copy only when the class constructor takes no arguments, and then hold their
+ * initial values.
  *
  * @example
  * ```ts
@@ -48,7 +50,12 @@ function cloneValue(v: unknown, seen: Map<object, unknown>): unknown {
 export function cloneFunction<F>(fn: F): F {
   if (fn === null || typeof fn !== 'object') return fn;
   const seen = new Map<object, unknown>();
-  const out = Object.create(Object.getPrototypeOf(fn));
+  const proto = Object.getPrototypeOf(fn);
+  const ctor = proto?.constructor;
+  // A class whose constructor takes no arguments is constructed afresh, so ES #private fields exist on
+  // the copy (with their initial values); own public fields are then copied over.
+  const out =
+    typeof ctor === 'function' && ctor !== Object && ctor.length === 0 ? Reflect.construct(ctor, [], ctor) : Object.create(proto);
   seen.set(fn as object, out);
   for (const k of Object.keys(fn as object)) out[k] = cloneValue((fn as Record<string, unknown>)[k], seen);
   return out as F;

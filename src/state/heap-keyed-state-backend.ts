@@ -13,7 +13,7 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from './descriptors.ts';
-import { keyGroupOf, normalizeKey, type NormalizedKey } from './key-group.ts';
+import { keyGroupOfNormalized, normalizeKey, type NormalizedKey } from './key-group.ts';
 
 /** Plain data a keyed state backend snapshots to and restores from (msgpack-able). */
 export interface KeyedStateSnapshot {
@@ -30,6 +30,10 @@ export interface KeyedStateBackend {
   getState<D extends StateDescriptor>(descriptor: D): StateOf<D>;
   /** Every key with a value in the named state. */
   keys(stateName: string): IterableIterator<NormalizedKey>;
+  /**
+   * The state as plain data. Values are shared with the live state (lists and maps are copied one
+   * level): encode the snapshot before processing further records.
+   */
   snapshot(): KeyedStateSnapshot;
   /** Loads the entries of `snapshots` whose key group lies in [range.start, range.end]. */
   restore(snapshots: readonly KeyedStateSnapshot[], range: { start: number; end: number }): void;
@@ -58,8 +62,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   ) {}
 
   setCurrentKey(key: unknown): void {
-    const t = typeof key;
-    this.currentKey = t === 'string' || t === 'number' || t === 'bigint' ? (key as NormalizedKey) : normalizeKey(key, this.operatorName);
+    // Plain strings and numbers are their own normalized form: no call on the common path.
+    this.currentKey =
+      (typeof key === 'string' && key.charCodeAt(0) !== 0) || typeof key === 'number' ? key : normalizeKey(key, this.operatorName);
   }
 
   getCurrentKey(): NormalizedKey {
@@ -70,6 +75,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const existing = this.tables.get(descriptor.name);
     if (existing !== undefined) {
       if (existing.kind !== descriptor.kind) throw this.kindMismatch(descriptor.name, existing.kind, descriptor.kind);
+      // A table restored from a snapshot gets its handle when the operator first declares it.
+      existing.handle ??= this.createHandle(descriptor, existing.table);
       return existing.handle as StateOf<D>;
     }
     const table: Table = new Map();
@@ -107,7 +114,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
           this.tables.set(s.name, entry);
         } else if (entry.kind !== s.kind) throw this.kindMismatch(s.name, entry.kind, s.kind);
         for (const [k, v] of s.entries) {
-          const g = keyGroupOf(k, this.maxParallelism);
+          const g = keyGroupOfNormalized(k, this.maxParallelism);
           if (g >= range.start && g <= range.end) entry.table.set(k, v);
         }
       }
@@ -148,7 +155,10 @@ class HeapValueState<T> implements ValueState<T> {
   ) {}
   value(): T {
     const v = this.table.get(this.b.getCurrentKey());
-    return v === undefined ? this.defaultValue : v;
+    if (v !== undefined) return v;
+    // A mutable default is copied per read (as Flink does), so no key can change another key's default.
+    const d = this.defaultValue;
+    return d !== null && typeof d === 'object' ? structuredClone(d) : d;
   }
   update(value: T): void {
     if (value === undefined) this.table.delete(this.b.getCurrentKey());

@@ -49,10 +49,10 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-function unhashable(key: unknown, where: string | undefined): EddyError {
+function unhashable(key: unknown, where: string | undefined, why?: string): EddyError {
   return new EddyError(
     'EDDY_UNHASHABLE_KEY',
-    `${where ? `operator "${where}": ` : ''}keyBy returned ${describe(key)} (${safeString(key)}); a key must be a string, number, bigint or an array of those. Return e.g. a field such as \`(e) => e.id\` or a tuple \`(e) => [e.a, e.b]\`.`,
+    `${where ? `operator "${where}": ` : ''}keyBy returned ${describe(key)} (${safeString(key)}); ${why ?? 'a key must be a string, number, bigint or an array of those'}. Return e.g. a field such as \`(e) => e.id\` or a tuple \`(e) => [e.a, e.b]\`.`,
     where === undefined ? {} : { operator: where },
   );
 }
@@ -78,12 +78,10 @@ function safeString(v: unknown): string {
 export function hashKey(key: unknown, operator?: string): number {
   switch (typeof key) {
     case 'string':
-      return hashString(key, TAG_STRING);
+      return hashString(key.charCodeAt(0) === 0 ? escapeString(key) : key, TAG_STRING);
     case 'number':
-      if (Number.isInteger(key) && key >= -0x80000000 && key <= 0x7fffffff) return fmix(mix(TAG_INT, key | 0), 4);
-      return hashString(String(key), TAG_FLOAT);
     case 'bigint':
-      return hashString(key.toString(), TAG_BIGINT);
+      return hashNormalizedKey(normalizeKey(key, operator));
     case 'object':
       // Arrays hash through their canonical string, so a state table's normalized keys hash alike.
       if (Array.isArray(key)) return hashString(normalizeKey(key, operator) as string, TAG_STRING);
@@ -92,24 +90,58 @@ export function hashKey(key: unknown, operator?: string): number {
 }
 
 /**
+ * The hash of a key already in normalized form (as stored in state tables and snapshots):
+ * `hashNormalizedKey(normalizeKey(k)) === hashKey(k)`.
+ */
+export function hashNormalizedKey(key: NormalizedKey): number {
+  switch (typeof key) {
+    case 'string':
+      return hashString(key, TAG_STRING);
+    case 'number':
+      if (Number.isInteger(key) && key >= -0x80000000 && key <= 0x7fffffff) return fmix(mix(TAG_INT, key | 0), 4);
+      return hashString(String(key), TAG_FLOAT);
+    default:
+      return hashString(key.toString(), TAG_BIGINT);
+  }
+}
+
+/** The largest bigint magnitude a key may have: keys must survive msgpack, which stops at 64 bits. */
+const BIGINT_MIN = -(2n ** 63n);
+const BIGINT_MAX = 2n ** 64n - 1n;
+
+/** Strings that begin with U+0000 are escaped so that they can never equal the encoding of a tuple. */
+function escapeString(s: string): string {
+  return '\u0000s' + s;
+}
+
+/**
  * The key as a state-table key: primitives stay as they are, arrays become a canonical string.
  * Throws `EDDY_UNHASHABLE_KEY` for anything that is not a Key.
  */
 export function normalizeKey(key: unknown, operator?: string): NormalizedKey {
-  const t = typeof key;
-  if (t === 'string' || t === 'number' || t === 'bigint') return key as NormalizedKey;
-  if (Array.isArray(key)) return '\u0000[' + key.map((k) => encodeKeyPart(k, operator)).join('\u0001') + ']';
+  switch (typeof key) {
+    case 'string':
+      return key.charCodeAt(0) === 0 ? escapeString(key) : key;
+    case 'number':
+      return key;
+    case 'bigint':
+      if (key < BIGINT_MIN || key > BIGINT_MAX) throw unhashable(key, operator, 'a bigint key must fit in 64 bits');
+      return key;
+    case 'object':
+      // Tuples: U+0000 '[' then self-delimiting parts (strings carry their length), so no two keys collide.
+      if (Array.isArray(key)) return '\u0000[' + key.map((k) => encodeKeyPart(k, operator)).join('\u0001') + ']';
+  }
   throw unhashable(key, operator);
 }
 
 function encodeKeyPart(k: unknown, operator?: string): string {
   switch (typeof k) {
     case 'string':
-      return 's' + k;
+      return 's' + k.length + ':' + k;
     case 'number':
       return 'n' + String(k);
     case 'bigint':
-      return 'b' + k.toString();
+      return 'b' + String(normalizeKey(k, operator));
     case 'object':
       if (Array.isArray(k)) return 'a' + normalizeKey(k, operator);
   }
@@ -119,6 +151,11 @@ function encodeKeyPart(k: unknown, operator?: string): string {
 /** The key group (0..maxParallelism-1) a key belongs to. */
 export function keyGroupOf(key: unknown, maxParallelism: number, operator?: string): number {
   return hashKey(key, operator) % maxParallelism;
+}
+
+/** The key group of a key in normalized form (state tables, snapshots). */
+export function keyGroupOfNormalized(key: NormalizedKey, maxParallelism: number): number {
+  return hashNormalizedKey(key) % maxParallelism;
 }
 
 /** The subtask that owns a key group: `floor(g * parallelism / maxParallelism)` (Flink's rule). */

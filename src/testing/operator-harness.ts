@@ -22,13 +22,36 @@ import { ManualClock } from '../time/clock.ts';
 import { MAX_WATERMARK, NO_TIMESTAMP } from '../time/watermark.ts';
 import { FrameCodec } from '../transport/frame-codec.ts';
 
-/** A record an operator emitted: its value and event timestamp (`undefined` when it carries none). */
+/**
+ * A record an operator emitted: its value and event timestamp (`undefined` when it carries none).
+ *
+ * @example
+ * ```ts
+ * const h = ProcessFunctionHarness.forMap((n: number) => n + 1);
+ * await h.open();
+ * h.processElement(1, 1_000);
+ * const [first]: TimestampedValue<number>[] = h.getRecordOutput();
+ * expect(first).toEqual({ value: 2, timestamp: 1_000 });
+ * ```
+ */
 export interface TimestampedValue<T> {
   value: T;
   timestamp: number | undefined;
 }
 
-/** Where and how the harnessed operator instance runs. */
+/**
+ * Where and how the harnessed operator instance runs.
+ *
+ * @example
+ * ```ts
+ * type Click = { user: string };
+ * const options: OperatorHarnessOptions<Click> = { keySelector: (c) => c.user, parallelism: 2, subtaskIndex: 1, clock: new ManualClock(1_000) };
+ * const h = new OperatorHarness(new ReduceOperator<Click>('Last', (_a, b) => b, (c) => c.user), options);
+ * await h.open();
+ * expect(h.keyGroups).toEqual({ start: 64, end: 127 });
+ * expect(h.currentProcessingTime()).toBe(1_000);
+ * ```
+ */
 export interface OperatorHarnessOptions<IN> {
   /**
    * Makes the harness keyed: the operator gets a heap keyed state backend, and before every record the
@@ -181,6 +204,56 @@ export class OperatorHarness<IN, OUT> {
     const h = new OperatorHarness(operator, options);
     await h.open(snapshot);
     return h;
+  }
+
+  /**
+   * Combines the snapshots of several subtasks into one, to test scaling in (e.g. the two snapshots of a
+   * parallelism-2 run restored into one harness at parallelism 1). Keyed state is merged per state name;
+   * at most one of the snapshots may carry operator (non-keyed) state, which is kept as is.
+   * Throws `EDDY_STATE_MISMATCH` when the snapshots disagree on maxParallelism or on a state's kind.
+   *
+   * @example
+   * ```ts
+   * const count = () => new ReduceOperator<string>('Count', (a) => a + '+', (s) => s[0]!);
+   * const keySelector = (s: string) => s[0]!;
+   * const [a, b] = [0, 1].map((i) => new OperatorHarness(count(), { keySelector, parallelism: 2, subtaskIndex: i }));
+   * await a!.open();
+   * await b!.open();
+   * for (const w of ['x', 'y', 'z']) (a!.keyGroups.end >= keyGroupOf(w, 128) ? a! : b!).processElement(w);
+   * const merged = OperatorHarness.mergeSnapshots([a!.snapshot(), b!.snapshot()]);
+   * const one = await OperatorHarness.restore(count(), merged, { keySelector });
+   * one.processElements(['x', 'y', 'z']);
+   * expect(one.getOutput()).toEqual(['x+', 'y+', 'z+']);
+   * ```
+   */
+  static mergeSnapshots(snapshots: readonly OperatorSnapshot[]): OperatorSnapshot {
+    const merged: OperatorSnapshot = {};
+    let withOperatorState = 0;
+    for (const s of snapshots) {
+      if (s.operator !== undefined) {
+        if (++withOperatorState > 1)
+          throw new EddyError('EDDY_STATE_MISMATCH', 'OperatorHarness.mergeSnapshots: more than one snapshot holds operator (non-keyed) state; it cannot be merged');
+        merged.operator = s.operator;
+      }
+      const k = s.keyed;
+      if (k === undefined) continue;
+      if (merged.keyed === undefined) {
+        merged.keyed = { version: k.version, maxParallelism: k.maxParallelism, states: [] };
+      } else if (merged.keyed.maxParallelism !== k.maxParallelism) {
+        throw new EddyError(
+          'EDDY_STATE_MISMATCH',
+          `OperatorHarness.mergeSnapshots: snapshots were written with maxParallelism ${merged.keyed.maxParallelism} and ${k.maxParallelism}`,
+        );
+      }
+      for (const st of k.states) {
+        const into = merged.keyed.states.find((x) => x.name === st.name);
+        if (into === undefined) merged.keyed.states.push({ name: st.name, kind: st.kind, entries: st.entries.slice() });
+        else if (into.kind !== st.kind)
+          throw new EddyError('EDDY_STATE_MISMATCH', `OperatorHarness.mergeSnapshots: state "${st.name}" is ${into.kind} state in one snapshot and ${st.kind} state in another`);
+        else into.entries.push(...st.entries);
+      }
+    }
+    return merged;
   }
 
   /** The context the operator was set up with (what a task would hand it). */
@@ -390,7 +463,16 @@ function safeKey(k: unknown): string {
   }
 }
 
-/** Options of the function harnesses: where the operator runs, and its name (default: the API's name). */
+/**
+ * Options of the function harnesses: where the operator runs, and its name (default: the API's name).
+ *
+ * @example
+ * ```ts
+ * const h = ProcessFunctionHarness.forMap({ map: (s: string) => s.trim() }, { name: 'Trim', parallelism: 4, subtaskIndex: 3 });
+ * await h.open();
+ * expect(h.operatorContext).toMatchObject({ operatorName: 'Trim', subtaskIndex: 3, parallelism: 4 });
+ * ```
+ */
 export interface FunctionHarnessOptions extends Omit<OperatorHarnessOptions<never>, 'keySelector'> {
   /** The operator's name; defaults to the name the DataStream API gives it ('Map', 'Process', ...). */
   name?: string;
@@ -405,6 +487,23 @@ function opts<IN>(o: FunctionHarnessOptions, keySelector?: (value: IN) => unknow
  * Harnesses for user functions, built from the same operators the DataStream API uses; the function
  * object is copied first (as the API copies it per subtask), so two harnesses of one `new MyFn()` do
  * not share its fields. The harness is not open yet: `await h.open()` (or `h.open(snapshot)`).
+ *
+ * @example
+ * ```ts
+ * class Numbered {
+ *   n = 0;
+ *   map(s: string) {
+ *     return `${++this.n}:${s}`;
+ *   }
+ * }
+ * const fn = new Numbered();
+ * const [a, b] = [ProcessFunctionHarness.forMap(fn), ProcessFunctionHarness.forMap(fn)];
+ * await a.open();
+ * await b.open();
+ * a.processElements(['x', 'y']);
+ * b.processElement('z');
+ * expect([a.getOutput(), b.getOutput(), fn.n]).toEqual([['1:x', '2:y'], ['1:z'], 0]);
+ * ```
  */
 export class ProcessFunctionHarness {
   private constructor() {}

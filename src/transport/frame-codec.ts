@@ -23,8 +23,9 @@ function rejectFunction(): never {
  * so frames from many producers decode independently). Functions and symbols are rejected, not dropped.
  */
 export class FrameCodec {
-  private readonly packr = new Packr({ useRecords: true, writeFunction: rejectFunction } as ConstructorParameters<typeof Packr>[0]);
-  private readonly unpackr = new Unpackr({ useRecords: true });
+  // moreTypes: Sets, typed arrays, Errors and RegExps keep their type instead of becoming arrays or objects.
+  private readonly packr = new Packr({ useRecords: true, moreTypes: true, writeFunction: rejectFunction } as ConstructorParameters<typeof Packr>[0]);
+  private readonly unpackr = new Unpackr({ useRecords: true, moreTypes: true });
 
   /** Encodes a data frame; throws `EDDY_UNSERIALIZABLE_RECORD` naming `operator` when a record cannot be encoded. */
   encodeData(ch: number, seq: number, records: unknown[], timestamps: number[] | null, operator: string): Uint8Array {
@@ -65,13 +66,22 @@ export class FrameCodec {
     }
     if (!Array.isArray(a) || typeof a[1] !== 'number' || typeof a[2] !== 'number')
       throw new EddyError('EDDY_DECODE', `a message of ${bytes.length} bytes is not an eddy frame`);
+    const bad = (what: string): EddyError => new EddyError('EDDY_DECODE', `a frame of type ${String(a[0])} has ${what}`);
     switch (a[0]) {
-      case FRAME_DATA:
-        return { type: FRAME_DATA, ch: a[1], seq: a[2], records: a[3] as unknown[], timestamps: (a[4] as number[] | null) ?? null };
+      case FRAME_DATA: {
+        const records = a[3];
+        const timestamps = a[4] ?? null;
+        if (!Array.isArray(records)) throw bad('records that are not an array');
+        if (timestamps !== null && (!Array.isArray(timestamps) || timestamps.length !== records.length))
+          throw bad('timestamps that do not match its records');
+        return { type: FRAME_DATA, ch: a[1], seq: a[2], records, timestamps: timestamps as number[] | null };
+      }
       case FRAME_WATERMARK:
-        return { type: FRAME_WATERMARK, ch: a[1], seq: a[2], watermark: a[3] as number };
+        if (typeof a[3] !== 'number') throw bad('a watermark that is not a number');
+        return { type: FRAME_WATERMARK, ch: a[1], seq: a[2], watermark: a[3] };
       case FRAME_BARRIER:
-        return { type: FRAME_BARRIER, ch: a[1], seq: a[2], checkpointId: a[3] as number, kind: a[4] as string };
+        if (typeof a[3] !== 'number' || typeof a[4] !== 'string') throw bad('a malformed checkpoint id or kind');
+        return { type: FRAME_BARRIER, ch: a[1], seq: a[2], checkpointId: a[3], kind: a[4] };
       case FRAME_END_OF_INPUT:
         return { type: FRAME_END_OF_INPUT, ch: a[1], seq: a[2] };
     }
@@ -82,7 +92,7 @@ export class FrameCodec {
 function unserializable(records: unknown[], operator: string, cause: unknown): EddyError {
   const bad = records.find((r) => {
     try {
-      new Packr({ writeFunction: rejectFunction } as ConstructorParameters<typeof Packr>[0]).pack(r);
+      new Packr({ moreTypes: true, writeFunction: rejectFunction } as ConstructorParameters<typeof Packr>[0]).pack(r);
       return false;
     } catch {
       return true;
