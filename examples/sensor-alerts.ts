@@ -6,11 +6,10 @@
 //
 // When run, it starts the job (on a private nats-server unless --nats/NATS_URL is given), publishes
 // simulated readings, prints the alerts the job publishes, then cancels the job and exits.
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
+  isMainModule,
   EddyError,
   KeyedProcessFunction,
   natsSink,
@@ -299,21 +298,6 @@ export async function runSensorAlertsDemo(options: DemoOptions = {}): Promise<{ 
   }
 }
 
-/** True when this file is the program being run: by node/tsx (argv[1]) or by `eddy run` (EDDY_JOB_FILE). */
-function isMain(): boolean {
-  for (const p of [process.argv[1], process.env['EDDY_JOB_FILE']]) {
-    if (p === undefined || p === '') continue;
-    let real = p;
-    try {
-      real = realpathSync(p);
-    } catch {
-      // not a file: compare as given
-    }
-    if (pathToFileURL(real).href === import.meta.url) return true;
-  }
-  return false;
-}
-
 function numberArg(values: Record<string, string | undefined>, name: string, min: number): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
@@ -322,7 +306,7 @@ function numberArg(values: Record<string, string | undefined>, name: string, min
   return n;
 }
 
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {

@@ -4,9 +4,8 @@
 //   npx tsx examples/wordcount.ts [file.txt]
 //
 // Without a file it counts a built-in sample. The job is bounded: it ends when the input is consumed.
-import { readFileSync, realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { EddyError, StreamEnvironment } from 'eddy';
+import { readFileSync } from 'node:fs';
+import { EddyError, StreamEnvironment, isMainModule } from 'eddy';
 
 /** The text counted when no file is given (Hamlet, Act III, Scene 1). */
 export const SAMPLE_TEXT = `To be, or not to be, that is the question:
@@ -92,22 +91,7 @@ export function formatReport(counts: Map<string, number>, n: number): string {
   return lines.join('\n');
 }
 
-/** True when this file is the program being run: by node/tsx (argv[1]) or by `eddy run` (EDDY_JOB_FILE). */
-function isMain(): boolean {
-  for (const p of [process.argv[1], process.env['EDDY_JOB_FILE']]) {
-    if (p === undefined || p === '') continue;
-    let real = p;
-    try {
-      real = realpathSync(p);
-    } catch {
-      // not a file: compare as given
-    }
-    if (pathToFileURL(real).href === import.meta.url) return true;
-  }
-  return false;
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const file = process.argv[2];
   let text = SAMPLE_TEXT;
   if (file !== undefined) {

@@ -36,6 +36,7 @@ export type {
   ReduceFunction,
 } from './state/descriptors.ts';
 export { EddyError, isEddyError } from './errors.ts';
+export { isMainModule } from './api/is-main-module.ts';
 export type { EddyErrorCode, ErrorInfo } from './errors.ts';
 export { collectionSource } from './connectors/collection-source.ts';
 export { generatorSource } from './connectors/generator-source.ts';

@@ -29,10 +29,9 @@ class NatsSourceReader<T> implements SourceReader<T> {
   private readonly decode: (b: Uint8Array) => unknown;
   private readonly dlq: string;
   private closed = false;
-  private dropped = 0;
 
   constructor(
-    private readonly opts: NatsSourceOptions,
+    opts: NatsSourceOptions,
     private readonly ctx: OperatorContext,
   ) {
     const nc = ctx.nats;
@@ -46,7 +45,6 @@ class NatsSourceReader<T> implements SourceReader<T> {
         if (err) return;
         if (this.buffer.length - this.head >= max) {
           // Core NATS has no way to pause a publisher: beyond the buffer, messages are counted and dropped (at-most-once).
-          this.dropped++;
           ctx.metrics.inc('droppedOverflow');
           return;
         }

@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OperatorHarness, ProcessFunctionHarness, type OperatorSnapshot } from 'eddy/testing';
 import type { Collector, KeyedProcessContext, ProcessFunctionLike, RuntimeContext } from '../../src/api/functions.ts';
-import { isEddyError, type EddyErrorCode } from '../../src/errors.ts';
 import {
   AggregatingStateDescriptor,
   ListStateDescriptor,
@@ -18,17 +17,8 @@ import {
   type ValueState,
 } from '../../src/state/descriptors.ts';
 import { keyGroupOf, keyGroupOfNormalized, keyGroupRange, subtaskForKeyGroup, type Key } from '../../src/state/key-group.ts';
+import { expectEddyError } from '../support/eddy-error.ts';
 
-async function expectEddyError(fn: () => unknown, code: EddyErrorCode): Promise<Error & { operator?: string }> {
-  try {
-    await fn();
-  } catch (e) {
-    if (!isEddyError(e)) throw new Error(`expected EddyError ${code}, got ${String(e)}`, { cause: e });
-    expect(e.code).toBe(code);
-    return e;
-  }
-  throw new Error(`expected EddyError ${code}, nothing was thrown`);
-}
 
 /** A command for one key: the test functions below interpret `op` against one state type. */
 type Cmd = { k: Key; op: string; v?: unknown };

@@ -12,7 +12,6 @@ import {
 } from 'eddy/testing';
 import { KeyedProcessFunction, type Collector, type KeyedProcessContext, type RuntimeContext } from '../../src/api/functions.ts';
 import { OutputTag } from '../../src/api/output-tag.ts';
-import { isEddyError, type EddyErrorCode } from '../../src/errors.ts';
 import { AbstractStreamOperator } from '../../src/operators/abstract-operator.ts';
 import { MapOperator } from '../../src/operators/map-operator.ts';
 import type { OperatorSnapshot } from '../../src/operators/operator.ts';
@@ -20,18 +19,8 @@ import { ReduceOperator } from '../../src/operators/reduce-operator.ts';
 import { SinkOperator } from '../../src/operators/sink-operator.ts';
 import { ListStateDescriptor, ValueStateDescriptor, type ValueState } from '../../src/state/descriptors.ts';
 import { keyGroupOf, keyGroupRange } from '../../src/state/key-group.ts';
+import { expectEddyError } from '../support/eddy-error.ts';
 
-/** Runs `fn` and returns the EddyError it throws (failing the test when it does not throw one). */
-async function eddyError(fn: () => unknown, code: EddyErrorCode): Promise<Error & { code: string; operator: string | undefined }> {
-  try {
-    await fn();
-  } catch (e) {
-    if (!isEddyError(e)) throw new Error(`expected EddyError ${code}, got ${String(e)}`, { cause: e });
-    expect(e.code).toBe(code);
-    return e;
-  }
-  throw new Error(`expected EddyError ${code}, nothing was thrown`);
-}
 
 describe('TSDoc examples', () => {
   it('OperatorHarness', async () => {
@@ -257,30 +246,30 @@ describe('OperatorHarness lifecycle', () => {
 
   it('refuses input before open and after end of input or close', async () => {
     const h = new OperatorHarness(new Recorder('rec'));
-    await eddyError(() => h.processElement('a'), 'EDDY_INVALID_ARGUMENT');
-    await eddyError(() => h.snapshot(), 'EDDY_INVALID_ARGUMENT');
+    await expectEddyError(() => h.processElement('a'), 'EDDY_INVALID_ARGUMENT');
+    await expectEddyError(() => h.snapshot(), 'EDDY_INVALID_ARGUMENT');
     await h.open();
-    await eddyError(() => h.open(), 'EDDY_INVALID_ARGUMENT');
+    await expectEddyError(() => h.open(), 'EDDY_INVALID_ARGUMENT');
     await h.endInput();
-    await eddyError(() => h.processElement('a'), 'EDDY_INVALID_ARGUMENT');
-    await eddyError(() => h.processWatermark(1), 'EDDY_INVALID_ARGUMENT');
+    await expectEddyError(() => h.processElement('a'), 'EDDY_INVALID_ARGUMENT');
+    await expectEddyError(() => h.processWatermark(1), 'EDDY_INVALID_ARGUMENT');
     expect(h.snapshot()).toBeDefined();
     await h.close();
     await h.close(); // idempotent
-    await eddyError(() => h.processElement('a'), 'EDDY_INVALID_ARGUMENT');
+    await expectEddyError(() => h.processElement('a'), 'EDDY_INVALID_ARGUMENT');
   });
 
   it('rejects bad options with EDDY_CONFIG', async () => {
     const op = () => new Recorder('rec');
-    await eddyError(() => new OperatorHarness(op(), { parallelism: 0 }), 'EDDY_CONFIG');
-    await eddyError(() => new OperatorHarness(op(), { parallelism: 2, subtaskIndex: 2 }), 'EDDY_CONFIG');
-    await eddyError(() => new OperatorHarness(op(), { subtaskIndex: -1 }), 'EDDY_CONFIG');
-    await eddyError(() => new OperatorHarness(op(), { parallelism: 8, maxParallelism: 4 }), 'EDDY_CONFIG');
-    await eddyError(() => new OperatorHarness(op(), { parallelism: 1.5 }), 'EDDY_CONFIG');
-    await eddyError(() => new OperatorHarness({} as StreamOperator<string, string>), 'EDDY_CONFIG');
-    await eddyError(() => ProcessFunctionHarness.forProcessFunction((() => 1) as never), 'EDDY_CONFIG');
-    await eddyError(() => ProcessFunctionHarness.forMap({} as never), 'EDDY_CONFIG');
-    await eddyError(() => ProcessFunctionHarness.forKeyedProcessFunction({ processElement() {} }, 'k' as never), 'EDDY_CONFIG');
+    await expectEddyError(() => new OperatorHarness(op(), { parallelism: 0 }), 'EDDY_CONFIG');
+    await expectEddyError(() => new OperatorHarness(op(), { parallelism: 2, subtaskIndex: 2 }), 'EDDY_CONFIG');
+    await expectEddyError(() => new OperatorHarness(op(), { subtaskIndex: -1 }), 'EDDY_CONFIG');
+    await expectEddyError(() => new OperatorHarness(op(), { parallelism: 8, maxParallelism: 4 }), 'EDDY_CONFIG');
+    await expectEddyError(() => new OperatorHarness(op(), { parallelism: 1.5 }), 'EDDY_CONFIG');
+    await expectEddyError(() => new OperatorHarness({} as StreamOperator<string, string>), 'EDDY_CONFIG');
+    await expectEddyError(() => ProcessFunctionHarness.forProcessFunction((() => 1) as never), 'EDDY_CONFIG');
+    await expectEddyError(() => ProcessFunctionHarness.forMap({} as never), 'EDDY_CONFIG');
+    await expectEddyError(() => ProcessFunctionHarness.forKeyedProcessFunction({ processElement() {} }, 'k' as never), 'EDDY_CONFIG');
   });
 });
 
@@ -353,7 +342,7 @@ describe('OperatorHarness processing time', () => {
     expect(seen).toEqual([0, 100, 150]);
     expect(h.currentProcessingTime()).toBe(150);
     expect(() => h.setProcessingTime(10)).toThrow(/cannot go back/);
-    await eddyError(() => h.advanceProcessingTime(-1), 'EDDY_INVALID_ARGUMENT');
+    await expectEddyError(() => h.advanceProcessingTime(-1), 'EDDY_INVALID_ARGUMENT');
   });
 
   it('callbacks an operator schedules on its clock fire when the harness moves time', async () => {
@@ -378,7 +367,7 @@ describe('OperatorHarness processing time', () => {
   });
 
   it('a clock that is not a ManualClock is refused', async () => {
-    await eddyError(() => new OperatorHarness(new Recorder('r'), { clock: { now: () => 0 } as unknown as ManualClock }), 'EDDY_CONFIG');
+    await expectEddyError(() => new OperatorHarness(new Recorder('r'), { clock: { now: () => 0 } as unknown as ManualClock }), 'EDDY_CONFIG');
   });
 });
 
@@ -394,7 +383,7 @@ describe('OperatorHarness errors', () => {
     );
     await h.open();
     h.processElement(1);
-    const e = await eddyError(() => h.processElement(2), 'EDDY_USER_FUNCTION');
+    const e = await expectEddyError(() => h.processElement(2), 'EDDY_USER_FUNCTION');
     expect(e.operator).toBe('Checked');
     expect(e.message).toContain('boom');
     expect(e.cause).toBe(boom);
@@ -407,7 +396,7 @@ describe('OperatorHarness errors', () => {
       },
       map: (x: number) => x,
     });
-    const e = await eddyError(() => opening.open(), 'EDDY_USER_FUNCTION');
+    const e = await expectEddyError(() => opening.open(), 'EDDY_USER_FUNCTION');
     expect(e.operator).toBe('Map');
     const closing = ProcessFunctionHarness.forFilter({
       close() {
@@ -416,13 +405,13 @@ describe('OperatorHarness errors', () => {
       filter: () => true,
     });
     await closing.open();
-    expect((await eddyError(() => closing.close(), 'EDDY_USER_FUNCTION')).message).toContain('flush failed');
+    expect((await expectEddyError(() => closing.close(), 'EDDY_USER_FUNCTION')).message).toContain('flush failed');
   });
 
   it('an unhashable key fails with EDDY_UNHASHABLE_KEY naming the operator', async () => {
     const h = ProcessFunctionHarness.forKeyedProcessFunction({ processElement() {} }, (r: { k: unknown }) => r.k, { name: 'ByK' });
     await h.open();
-    const e = await eddyError(() => h.processElement({ k: { nested: true } }), 'EDDY_UNHASHABLE_KEY');
+    const e = await expectEddyError(() => h.processElement({ k: { nested: true } }), 'EDDY_UNHASHABLE_KEY');
     expect(e.operator).toBe('ByK');
   });
 });
@@ -482,7 +471,7 @@ describe('OperatorHarness snapshots', () => {
     );
     await h.open();
     h.processElement(1);
-    const e = await eddyError(() => h.snapshot(), 'EDDY_UNSERIALIZABLE_RECORD');
+    const e = await expectEddyError(() => h.snapshot(), 'EDDY_UNSERIALIZABLE_RECORD');
     expect(e.operator).toBe('Holder');
   });
 
@@ -492,7 +481,7 @@ describe('OperatorHarness snapshots', () => {
     await h.open();
     h.processElement(1);
     const snap = h.snapshot();
-    await eddyError(() => new OperatorHarness(new MapOperator<number, number>('Sum', (x) => x)).open(snap), 'EDDY_STATE_MISMATCH');
+    await expectEddyError(() => new OperatorHarness(new MapOperator<number, number>('Sum', (x) => x)).open(snap), 'EDDY_STATE_MISMATCH');
   });
 
   it('a different maxParallelism on restore fails with EDDY_STATE_MISMATCH', async () => {
@@ -500,7 +489,7 @@ describe('OperatorHarness snapshots', () => {
     const h = new OperatorHarness(sum(), { keySelector: () => 'k', maxParallelism: 64 });
     await h.open();
     h.processElement(1);
-    await eddyError(() => new OperatorHarness(sum(), { keySelector: () => 'k', maxParallelism: 128 }).open(h.snapshot()), 'EDDY_STATE_MISMATCH');
+    await expectEddyError(() => new OperatorHarness(sum(), { keySelector: () => 'k', maxParallelism: 128 }).open(h.snapshot()), 'EDDY_STATE_MISMATCH');
   });
 
   it('a keyed harness refuses a key that another subtask owns, naming the owner', async () => {
@@ -508,7 +497,7 @@ describe('OperatorHarness snapshots', () => {
     const foreign = keys.find((k) => keyGroupOf(k, 128) > keyGroupRange(0, 2, 128).end)!;
     const h = ProcessFunctionHarness.forKeyedProcessFunction({ processElement() {} }, (s: string) => s, { parallelism: 2, subtaskIndex: 0 });
     await h.open();
-    const e = await eddyError(() => h.processElement(foreign), 'EDDY_INVALID_ARGUMENT');
+    const e = await expectEddyError(() => h.processElement(foreign), 'EDDY_INVALID_ARGUMENT');
     expect(e.message).toContain('subtask 1 of 2');
   });
 });
