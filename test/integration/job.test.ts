@@ -1,6 +1,6 @@
 // Whole jobs on a real nats-server: correctness independent of parallelism, state types, scale, exchanges.
 import fc from 'fast-check';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, expectTypeOf, inject, it } from 'vitest';
 import {
   AggregatingStateDescriptor,
   KeyedProcessFunction,
@@ -11,6 +11,8 @@ import {
   StreamEnvironment,
   ValueStateDescriptor,
   type AggregatingState,
+  type DataStream,
+  type KeyedStream,
   type Collector,
   type KeyedProcessContext,
   type ListState,
@@ -213,5 +215,47 @@ describe('unbounded jobs', () => {
     const out = await env(1).fromGenerator(300, (i) => i, { ratePerSecond: 1000 }).executeAndCollect();
     expect(out).toHaveLength(300);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+});
+
+describe('functions and types', () => {
+  it('a function object given once is copied per subtask: what open() sets belongs to that subtask', async () => {
+    class Tagger {
+      subtask = -1;
+      seen = 0;
+      open(ctx: RuntimeContext): void {
+        this.subtask = ctx.subtaskIndex;
+      }
+      map(x: number): { x: number; subtask: number; nth: number } {
+        return { x, subtask: this.subtask, nth: ++this.seen };
+      }
+    }
+    const fn = new Tagger();
+    const out = await env(3).fromGenerator(300, (i) => i).map(fn).executeAndCollect();
+    const bySubtask = new Map<number, number[]>();
+    for (const r of out) bySubtask.set(r.subtask, [...(bySubtask.get(r.subtask) ?? []), r.nth]);
+    expect([...bySubtask.keys()].sort()).toEqual([0, 1, 2]);
+    // Each copy counts its own records from 1: no shared field between subtasks, the original untouched.
+    for (const nths of bySubtask.values()) expect(nths.sort((a, b) => a - b)).toEqual([...Array(100).keys()].map((i) => i + 1));
+    expect(fn.seen).toBe(0);
+    expect(fn.subtask).toBe(-1);
+  });
+
+  it('types flow through the API without casts', async () => {
+    const e = env(1);
+    const words = e.fromCollection(['a', 'bb']);
+    const lengths = words.map((w) => w.length);
+    const pairs = lengths.map((n) => [String(n), n] as [string, number]);
+    const keyed = pairs.keyBy((p) => p[0]);
+    expectTypeOf(words).toEqualTypeOf<DataStream<string>>();
+    expectTypeOf(lengths).toEqualTypeOf<DataStream<number>>();
+    expectTypeOf(keyed).toEqualTypeOf<KeyedStream<[string, number], string>>();
+    expectTypeOf(keyed.sum(1)).toEqualTypeOf<DataStream<[string, number]>>();
+    const collected = await keyed.sum(1).executeAndCollect();
+    expectTypeOf(collected).toEqualTypeOf<[string, number][]>();
+    expect(collected).toEqual([
+      ['1', 1],
+      ['2', 2],
+    ]);
   });
 });
