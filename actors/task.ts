@@ -48,7 +48,7 @@ export interface TaskStatusReport {
 }
 
 /** Records per source poll slice and per input frame drained before yielding to the event loop. */
-const SOURCE_SLICE = 1024;
+const SOURCE_SLICE = 4096;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

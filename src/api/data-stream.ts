@@ -268,18 +268,25 @@ export class KeyedStream<T, K> extends DataStream<T> {
   private aggregateField(kind: 'sum' | 'min' | 'max', field: FieldRef): DataStream<T> {
     if (field !== undefined && typeof field !== 'string' && typeof field !== 'number') throw invalid(`${kind} takes a field name or tuple index`);
     const ks = this.keySelector;
-    const reduce = fieldAggregator<T>(kind, field);
     const check = (r: T): void => {
       const x = field === undefined ? r : (r as Record<string | number, unknown>)[field];
       if (typeof x !== 'number' && typeof x !== 'bigint')
         throw new EddyError('EDDY_INVALID_ARGUMENT', `${kind}(${field === undefined ? '' : JSON.stringify(field)}) found ${typeof x} where a number was expected`);
     };
-    const checked: ReduceFunction<T> = (a, b) => {
-      check(a);
-      check(b);
-      return reduce(a, b);
-    };
     const label = kind[0]!.toUpperCase() + kind.slice(1);
-    return this.oneInput(label, () => new ReduceOperator<T>(label, checked, ks), ks);
+    return this.oneInput(
+      label,
+      () => {
+        // One aggregator per operator instance: it learns the record shape of its own input.
+        const reduce = fieldAggregator<T>(kind, field);
+        const checked: ReduceFunction<T> = (a, b) => {
+          check(a);
+          check(b);
+          return reduce(a, b);
+        };
+        return new ReduceOperator<T>(label, checked, ks, reduce.init);
+      },
+      ks,
+    );
   }
 }

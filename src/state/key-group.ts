@@ -150,12 +150,20 @@ function encodeKeyPart(k: unknown, operator?: string): string {
 
 /** The key group (0..maxParallelism-1) a key belongs to. */
 export function keyGroupOf(key: unknown, maxParallelism: number, operator?: string): number {
-  return hashKey(key, operator) % maxParallelism;
+  return keyGroupForHash(hashKey(key, operator), maxParallelism);
+}
+
+/**
+ * `hash % maxParallelism` for an unsigned 32-bit hash, computed on its 16-bit halves so that every
+ * intermediate stays a small integer (a hash above 2^31 is a double, and its modulo is slow).
+ */
+export function keyGroupForHash(hash: number, maxParallelism: number): number {
+  return (((hash >>> 16) % maxParallelism) * 65536 + (hash & 0xffff)) % maxParallelism;
 }
 
 /** The key group of a key in normalized form (state tables, snapshots). */
 export function keyGroupOfNormalized(key: NormalizedKey, maxParallelism: number): number {
-  return hashNormalizedKey(key) % maxParallelism;
+  return keyGroupForHash(hashNormalizedKey(key), maxParallelism);
 }
 
 /** The subtask that owns a key group: `floor(g * parallelism / maxParallelism)` (Flink's rule). */

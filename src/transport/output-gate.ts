@@ -29,8 +29,13 @@ export class ChannelSender {
 
   add(value: unknown, timestamp: number): void {
     const n = this.records.push(value);
-    this.timestamps.push(timestamp);
-    if (timestamp !== Number.NEGATIVE_INFINITY) this.hasTimestamps = true;
+    // Timestamps are kept only once a record has one: most streams before a watermark strategy have none.
+    if (this.hasTimestamps) this.timestamps.push(timestamp);
+    else if (timestamp !== Number.NEGATIVE_INFINITY) {
+      this.hasTimestamps = true;
+      for (let i = 1; i < n; i++) this.timestamps.push(Number.NEGATIVE_INFINITY);
+      this.timestamps.push(timestamp);
+    }
     if (n >= this.gate.batchSize) this.flush();
     else if (n === 1) this.gate.armFlushTimer();
   }

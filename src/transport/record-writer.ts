@@ -3,7 +3,7 @@ import type { OutputTag } from '../api/output-tag.ts';
 import { EddyError } from '../errors.ts';
 import type { Partitioner } from '../graph/transformation.ts';
 import type { Output } from '../operators/operator.ts';
-import { hashKey } from '../state/key-group.ts';
+import { hashKey, keyGroupForHash } from '../state/key-group.ts';
 import type { ChannelSender } from './output-gate.ts';
 
 /**
@@ -18,7 +18,7 @@ export class RecordWriter<T> implements Output<T> {
   private readonly targetOfKeyGroup: Int32Array | undefined;
 
   constructor(
-    private readonly partitioner: Partitioner,
+    partitioner: Partitioner,
     private readonly targets: readonly ChannelSender[],
     private readonly maxParallelism: number,
     private readonly operator: string,
@@ -31,27 +31,26 @@ export class RecordWriter<T> implements Output<T> {
       this.targetOfKeyGroup = new Int32Array(maxParallelism);
       for (let g = 0; g < maxParallelism; g++) this.targetOfKeyGroup[g] = Math.floor((g * this.n) / maxParallelism);
     }
+    this.collect =
+      partitioner.kind === 'hash' ? this.collectHash : partitioner.kind === 'forward' ? this.collectForward : partitioner.kind === 'rebalance' ? this.collectRebalance : this.collectBroadcast;
   }
 
-  collect(value: T, timestamp: number): void {
-    switch (this.partitioner.kind) {
-      case 'hash': {
-        const g = hashKey(this.keySelector!(value), this.operator) % this.maxParallelism;
-        this.targets[this.targetOfKeyGroup![g]!]!.add(value, timestamp);
-        return;
-      }
-      case 'forward':
-        this.targets[0]!.add(value, timestamp);
-        return;
-      case 'rebalance': {
-        this.targets[this.next]!.add(value, timestamp);
-        if (++this.next === this.n) this.next = 0;
-        return;
-      }
-      case 'broadcast':
-        for (let i = 0; i < this.n; i++) this.targets[i]!.add(value, timestamp);
-        return;
-    }
+  /** Replaced in the constructor by the partitioner's own routine (one monomorphic path per writer). */
+  collect: (value: T, timestamp: number) => void;
+
+  private collectHash(value: T, timestamp: number): void {
+    const g = keyGroupForHash(hashKey(this.keySelector!(value), this.operator), this.maxParallelism);
+    this.targets[this.targetOfKeyGroup![g]!]!.add(value, timestamp);
+  }
+  private collectForward(value: T, timestamp: number): void {
+    this.targets[0]!.add(value, timestamp);
+  }
+  private collectRebalance(value: T, timestamp: number): void {
+    this.targets[this.next]!.add(value, timestamp);
+    if (++this.next === this.n) this.next = 0;
+  }
+  private collectBroadcast(value: T, timestamp: number): void {
+    for (let i = 0; i < this.n; i++) this.targets[i]!.add(value, timestamp);
   }
 
   emitWatermark(watermark: number): void {
