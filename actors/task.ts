@@ -4,6 +4,7 @@ import { createActor, type Actor } from 'xstate';
 import type { SourceReader } from '../src/connectors/source.ts';
 import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
+import { fuseRun } from '../src/operators/chain-fusion.ts';
 import { attributeError, createOperatorChain, type OperatorChain } from '../src/operators/operator-chain.ts';
 import type { OperatorContext, Output } from '../src/operators/operator.ts';
 import type { ExecutionPlan, PlanVertex } from '../src/plan/execution-plan.ts';
@@ -266,6 +267,9 @@ export class Task {
         input.collect(v, ts);
       },
     };
+    const link = this.chain.sourceLink;
+    const run = link === undefined ? undefined : fuseRun(link);
+    if (run !== undefined) reader.fuse?.(run, attributeError, name, (n) => (emitted += n));
     try {
       for (;;) {
         if (this.failure !== undefined || this.isFinal()) return;

@@ -1,5 +1,6 @@
 // A parallel source of generated records, deterministic by index, bounded or not, optionally rate-limited.
 import { EddyError } from '../errors.ts';
+import { runCode, type Attribute, type FusedRun } from '../operators/chain-fusion.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 import type { Clock } from '../time/clock.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
@@ -21,6 +22,9 @@ class GeneratorReader<T> implements SourceReader<T> {
   private emitted = 0;
   private readonly ratePerMs: number;
   private waitMs = 0;
+  /** Set by `fuse`: generates and processes up to n records, returns how many it generated. */
+  private fusedLoop: ((n: number) => number) | undefined;
+  private onEmitted: (n: number) => void = () => undefined;
 
   constructor(
     private readonly count: number,
@@ -45,12 +49,47 @@ class GeneratorReader<T> implements SourceReader<T> {
       }
       n = Math.min(n, allowed);
     }
+    if (this.fusedLoop !== undefined) {
+      const k = this.fusedLoop(n);
+      this.emitted += k;
+      this.onEmitted(k);
+      return this.next >= this.count ? 'end' : 'more';
+    }
     const { count, step, fn } = this;
     let i = this.next;
     for (let k = 0; k < n && i < count; k++, i += step) out.collect(fn(i), NO_TIMESTAMP);
     this.emitted += (i - this.next) / step;
     this.next = i;
     return i >= count ? 'end' : 'more';
+  }
+
+  fuse(run: FusedRun, attribute: Attribute, sourceName: string, onEmitted: (n: number) => void): boolean {
+    // The generator's loop and the chain in one generated function: its call sites are this job's alone.
+    const make = new Function(
+      'f',
+      'names',
+      'attribute',
+      'sourceName',
+      `return function fusedLoop(n) {
+  const count = this.count, step = this.step, g = this.fn, ts = ${NO_TIMESTAMP};
+  let i = this.next, k = 0, s = -1;
+  try {
+    for (; k < n && i < count; k++, i += step) {
+      s = -1;
+      const v = g(i);
+${runCode(run, 'continue', '      ')}
+    }
+  } catch (e) {
+    this.next = i + step;
+    throw attribute(e, s < 0 ? sourceName : names[s]);
+  }
+  this.next = i;
+  return k;
+};`,
+    );
+    this.fusedLoop = make(run.fns, run.names, attribute, sourceName);
+    this.onEmitted = onEmitted;
+    return true;
   }
   available(): Promise<void> {
     return this.clock.sleep(this.waitMs);

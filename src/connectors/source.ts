@@ -1,4 +1,5 @@
 // The source contract: a reader per subtask that the task polls in bounded slices (no per-record await).
+import type { Attribute, FusedRun } from '../operators/chain-fusion.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 
 /** What `poll` reports: more to read now, the end of (bounded) input, or nothing until `available()`. */
@@ -17,6 +18,12 @@ export interface SourceReader<T> {
   poll(out: SourceOutput<T>, max: number): PollResult;
   /** After 'wait': resolves when `poll` may have more. */
   available(): Promise<void>;
+  /**
+   * Optional: run the chain's fused code (see chain-fusion.ts) inside the reader's own loop, so the
+   * whole source -> map/filter -> sink path is one function. `onEmitted(n)` reports records read.
+   * Returns false when the reader cannot; `poll` then emits through `out` as usual.
+   */
+  fuse?(run: FusedRun, attribute: Attribute, sourceName: string, onEmitted: (n: number) => void): boolean;
   /** The reader's position as plain data (checkpointed in a later issue). */
   snapshotState?(): unknown;
   restoreState?(state: unknown): void;

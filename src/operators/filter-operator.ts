@@ -1,8 +1,9 @@
 // filter: keeps the records the predicate accepts.
 import type { FilterFunction } from '../api/functions.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import type { Fusion, FusibleOperator } from './chain-fusion.ts';
 
-export class FilterOperator<T> extends AbstractStreamOperator<T, T> {
+export class FilterOperator<T> extends AbstractStreamOperator<T, T> implements FusibleOperator {
   private readonly call: (value: T) => boolean;
   constructor(name: string, private readonly fn: FilterFunction<T>) {
     super(name);
@@ -10,6 +11,9 @@ export class FilterOperator<T> extends AbstractStreamOperator<T, T> {
   }
   override open(): Promise<void> {
     return openFunction(this.fn, this.runtimeContext());
+  }
+  fusion(): Fusion {
+    return { kind: 'filter', fn: this.call };
   }
   processElement(value: T, timestamp: number): void {
     if (this.call(value)) this.out.collect(value, timestamp);

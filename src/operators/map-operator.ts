@@ -1,8 +1,9 @@
 // map: one output per input.
 import type { MapFunction } from '../api/functions.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import type { Fusion, FusibleOperator } from './chain-fusion.ts';
 
-export class MapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> {
+export class MapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> implements FusibleOperator {
   private readonly call: (value: IN) => OUT;
   constructor(name: string, private readonly fn: MapFunction<IN, OUT>) {
     super(name);
@@ -10,6 +11,9 @@ export class MapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> {
   }
   override open(): Promise<void> {
     return openFunction(this.fn, this.runtimeContext());
+  }
+  fusion(): Fusion {
+    return { kind: 'map', fn: this.call };
   }
   processElement(value: IN, timestamp: number): void {
     this.out.collect(this.call(value), timestamp);

@@ -4,6 +4,7 @@ import { EddyError, isEddyError } from '../errors.ts';
 import type { StreamEdge, StreamNode } from '../graph/stream-graph.ts';
 import type { PlanVertex } from '../plan/execution-plan.ts';
 import type { OperatorContext, Output, StreamOperator } from './operator.ts';
+import { FusedOutput, type FusionLink } from './chain-fusion.ts';
 import { SinkOperator } from './sink-operator.ts';
 
 /** Attributes an error thrown inside an operator to it (the innermost operator wins). */
@@ -65,6 +66,8 @@ export interface OperatorChain {
   readonly input: Output<unknown>;
   /** The source node of a source vertex. */
   readonly sourceNode: StreamNode | undefined;
+  /** For a source vertex: the fusion link the source feeds, when it is the source's only output. */
+  readonly sourceLink: FusionLink | undefined;
 }
 
 /**
@@ -86,6 +89,17 @@ export function createOperatorChain(
   const networkEdges = new Map<number, StreamEdge[]>();
   for (const o of vertex.outputs) (networkEdges.get(o.edge.source) ?? networkEdges.set(o.edge.source, []).get(o.edge.source)!).push(o.edge);
 
+  // Fusion links: an operator's successor is fused into its code when it is the operator's only output.
+  const links = new Map<number, FusionLink>();
+  for (const [id, operator] of operators) links.set(id, { operator, next: undefined, output: undefined! });
+  const onlySuccessor = (id: number): FusionLink | undefined => {
+    const chained = chainedTargets.get(id) ?? [];
+    return chained.length === 1 && chained[0]!.sideTag === undefined && !networkEdges.has(id) ? links.get(chained[0]!.target) : undefined;
+  };
+  for (const [id, link] of links) link.next = onlySuccessor(id);
+  const feed = (targetId: number): Output<unknown> =>
+    fusionEnabled ? new FusedOutput(links.get(targetId)!, attributeError) : new ChainingOutput(operators.get(targetId)!);
+
   const outputOf = (node: StreamNode): Output<unknown> => {
     const mains: Output<unknown>[] = [];
     const sides = new Map<string, Output<unknown>[]>();
@@ -93,20 +107,27 @@ export function createOperatorChain(
       if (e.sideTag === undefined) mains.push(o);
       else (sides.get(e.sideTag) ?? sides.set(e.sideTag, []).get(e.sideTag)!).push(o);
     };
-    for (const e of chainedTargets.get(node.id) ?? []) add(e, new ChainingOutput(operators.get(e.target)!));
+    for (const e of chainedTargets.get(node.id) ?? []) add(e, feed(e.target));
     for (const e of networkEdges.get(node.id) ?? []) add(e, networkOutput(e, node));
     return new NodeOutput(mains, sides);
   };
 
   for (const node of vertex.nodes) {
     const op = operators.get(node.id);
-    if (op !== undefined) op.setup(contextFor(node), outputOf(node));
+    if (op === undefined) continue;
+    const output = outputOf(node);
+    links.get(node.id)!.output = output;
+    op.setup(contextFor(node), output);
   }
   const head = vertex.nodes[0]!;
   const sourceNode = head.kind === 'source' ? head : undefined;
   return {
     operators: vertex.nodes.filter((n) => operators.has(n.id)).map((node) => ({ node, operator: operators.get(node.id)! })),
-    input: sourceNode !== undefined ? outputOf(sourceNode) : new ChainingOutput(operators.get(head.id)!),
+    input: sourceNode !== undefined ? outputOf(sourceNode) : feed(head.id),
     sourceNode,
+    sourceLink: sourceNode !== undefined && fusionEnabled ? onlySuccessor(sourceNode.id) : undefined,
   };
 }
+
+/** Chain fusion is on unless EDDY_CHAIN_FUSION=0 (a switch for comparing both paths). */
+const fusionEnabled = process.env['EDDY_CHAIN_FUSION'] !== '0';

@@ -2,6 +2,7 @@
 import type { RuntimeContext } from '../api/functions.ts';
 import type { OperatorContext } from './operator.ts';
 import { AbstractStreamOperator } from './abstract-operator.ts';
+import type { Fusion, FusibleOperator } from './chain-fusion.ts';
 
 /** A sink instance per subtask. `invoke` is synchronous (no per-record await); `finish` flushes at end of input. */
 export interface SinkWriter<T> {
@@ -31,7 +32,7 @@ export interface SinkContext {
   readonly runtime: RuntimeContext;
 }
 
-export class SinkOperator<T> extends AbstractStreamOperator<T, never> {
+export class SinkOperator<T> extends AbstractStreamOperator<T, never> implements FusibleOperator {
   private writer!: SinkWriter<T>;
   constructor(
     name: string,
@@ -41,6 +42,9 @@ export class SinkOperator<T> extends AbstractStreamOperator<T, never> {
   }
   override async open(): Promise<void> {
     this.writer = await this.sink.createWriter({ operator: this.ctx, runtime: this.runtimeContext() });
+  }
+  fusion(): Fusion {
+    return { kind: 'sink', writer: this.writer as SinkWriter<unknown> };
   }
   processElement(value: T, timestamp: number): void {
     this.writer.invoke(value, timestamp);
