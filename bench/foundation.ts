@@ -252,7 +252,7 @@ function fmtCheck(c: ChainCheck): string {
 }
 
 export async function run(ctx: BenchContext): Promise<SuiteResult> {
-  const chainN = Math.max(1000, Math.round(100_000_000 * ctx.scale));
+  const chainN = Math.max(1000, Math.round(50_000_000 * ctx.scale));
   const shuffleN = Math.max(1000, Math.round(5_000_000 * ctx.scale));
   const runs = ctx.runs;
 
