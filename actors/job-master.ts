@@ -17,6 +17,7 @@ export interface JobMasterOptions {
   nc: NatsConnection;
   clock: Clock;
   network: NetworkOptions;
+  autoWatermarkIntervalMs: number;
   /** The job fails when the NATS connection stays lost this long. */
   connectionLossTimeoutMs: number;
 }
@@ -74,7 +75,7 @@ export class JobMaster {
     });
     for (const vertex of o.plan.vertices)
       for (let s = 0; s < vertex.parallelism; s++)
-        this.tasks.push(new Task({ jobId: o.jobId, jobName: o.jobName, plan: o.plan, vertex, subtask: s, nc: o.nc, clock: o.clock, network: o.network }));
+        this.tasks.push(new Task({ jobId: o.jobId, jobName: o.jobName, plan: o.plan, vertex, subtask: s, nc: o.nc, clock: o.clock, network: o.network, autoWatermarkIntervalMs: o.autoWatermarkIntervalMs }));
     await Promise.all(this.tasks.map((t) => t.prepare()));
     // A task that failed to open (its report may still be in flight) stops the job before any source starts.
     const broken = this.tasks.find((t) => t.failureCause !== undefined);

@@ -69,6 +69,7 @@ export const localExecutor: PipelineExecutor = {
       nc,
       clock: cfg.clock,
       network: cfg.network,
+      autoWatermarkIntervalMs: cfg.autoWatermarkIntervalMs,
       connectionLossTimeoutMs: cfg.connectionLossTimeoutMs,
     });
 

@@ -37,6 +37,7 @@ export interface TaskDeployment {
   nc: NatsConnection;
   clock: Clock;
   network: NetworkOptions;
+  autoWatermarkIntervalMs: number;
 }
 
 /** What a task reports to the job master when it reaches a final state. */
@@ -130,8 +131,9 @@ export class Task {
       this.outputGate.start();
       if (d.vertex.inputs.length > 0) {
         this.inputGate = new InputGate(this.channelSpecs(), d.nc, this.codec, {
-          onRecords: (records, timestamps) => this.onRecords(records, timestamps),
+          onRecords: (records, timestamps, inputIndex) => this.onRecords(records, timestamps, inputIndex),
           onWatermark: (wm) => this.chain.input.emitWatermark(wm),
+          onWatermarkStatus: (idle) => this.chain.input.emitWatermarkStatus(idle),
           onEndOfInput: () => (this.inputEnded = true),
         }, d.network.credits, this.name);
         this.sub = d.nc.subscribe(subjects.input(d.jobId, d.vertex.id, d.subtask), {
@@ -186,6 +188,8 @@ export class Task {
       metrics: { inc: (name, by = 1) => this.metrics.set(prefix + name, (this.metrics.get(prefix + name) ?? 0) + by) },
       keyedState: node.keyed ? new HeapKeyedStateBackend(node.name, d.plan.maxParallelism) : undefined,
       nats: d.nc,
+      autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
+      failTask: (e) => this.fail(attributeError(e, node.name)),
     };
   }
 
@@ -214,13 +218,14 @@ export class Task {
           producer: `${up.name} (${u + 1}/${up.parallelism})`,
           creditSubject: subjects.credit(d.jobId, up.id, u),
           creditKey: `${input.edge.id}:${d.subtask}`,
+          inputIndex: input.edge.inputIndex,
         };
     }
     return specs;
   }
 
-  private onRecords(records: unknown[], timestamps: number[] | null): void {
-    const input = this.chain.input;
+  private onRecords(records: unknown[], timestamps: number[] | null, inputIndex: number): void {
+    const input = inputIndex === 0 ? this.chain.input : this.chain.input2!;
     const n = records.length;
     if (timestamps === null) for (let i = 0; i < n; i++) input.collect(records[i], Number.NEGATIVE_INFINITY);
     else for (let i = 0; i < n; i++) input.collect(records[i], timestamps[i]!);

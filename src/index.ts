@@ -16,6 +16,8 @@ export type {
   ProcessContext,
   KeyedProcessContext,
   TimerService,
+  OnTimerContext,
+  TimeDomain,
   ProcessFunctionLike,
 } from './api/functions.ts';
 export { OutputTag } from './api/output-tag.ts';
@@ -50,3 +52,5 @@ export type { Source, SourceReader, SourceOutput, PollResult } from './connector
 export type { Sink, SinkWriter, SinkContext } from './operators/sink-operator.ts';
 export type { Clock } from './time/clock.ts';
 export { systemClock, ManualClock } from './time/clock.ts';
+export { WatermarkStrategy } from './time/watermark-strategy.ts';
+export type { WatermarkGenerator, WatermarkOutput, WatermarkGeneratorContext, TimestampAssigner } from './time/watermark-strategy.ts';

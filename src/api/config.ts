@@ -18,6 +18,8 @@ export interface StreamEnvironmentConfig {
   connectTimeoutMs?: number;
   /** A job fails when its NATS connection stays lost this long (default 10 000 ms). */
   connectionLossTimeoutMs?: number;
+  /** How often watermark generators emit, in ms of processing time (default 200, Flink's). */
+  autoWatermarkIntervalMs?: number;
   /** Processing-time clock (default: the system clock). */
   clock?: Clock;
 }
@@ -30,10 +32,11 @@ export interface ResolvedConfig {
   network: { batchSize: number; flushIntervalMs: number; credits: number };
   connectTimeoutMs: number;
   connectionLossTimeoutMs: number;
+  autoWatermarkIntervalMs: number;
   clock: Clock;
 }
 
-const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'clock', 'checkpointing']);
+const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'clock', 'checkpointing']);
 
 function configError(msg: string): EddyError {
   return new EddyError('EDDY_CONFIG', msg);
@@ -84,7 +87,8 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   };
   const connectTimeoutMs = positiveInt(c.connectTimeoutMs ?? 5000, 'connectTimeoutMs', 600_000);
   const connectionLossTimeoutMs = positiveInt(c.connectionLossTimeoutMs ?? 10_000, 'connectionLossTimeoutMs', 3_600_000);
+  const autoWatermarkIntervalMs = positiveInt(c.autoWatermarkIntervalMs ?? 200, 'autoWatermarkIntervalMs', 3_600_000);
   const clock = c.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.schedule !== 'function') throw configError('clock must implement Clock (now, schedule, sleep, monotonic)');
-  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, connectionLossTimeoutMs, clock };
+  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, connectionLossTimeoutMs, autoWatermarkIntervalMs, clock };
 }

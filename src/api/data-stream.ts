@@ -11,6 +11,8 @@ import { ProcessOperator } from '../operators/process-operator.ts';
 import { fieldAggregator, ReduceOperator, type FieldRef } from '../operators/reduce-operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
 import type { ReduceFunction } from '../state/descriptors.ts';
+import { TimestampsAndWatermarksOperator } from '../operators/timestamps-and-watermarks-operator.ts';
+import { WatermarkStrategy } from '../time/watermark-strategy.ts';
 import { cloneFunction } from './clone-function.ts';
 import type { FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from './functions.ts';
 import type { OutputTag } from './output-tag.ts';
@@ -90,6 +92,15 @@ export class DataStream<T> {
   process<U>(fn: ProcessFunctionLike<T, U>): DataStream<U> {
     checkFunction(fn, 'processElement', 'process');
     return this.oneInput('Process', () => new ProcessOperator<T, U>('Process', cloneFunction(fn)));
+  }
+
+  /**
+   * Gives records event timestamps and emits watermarks after them (periodically, every
+   * `autoWatermarkIntervalMs`). Place it right after the source for per-source-subtask watermarks.
+   */
+  assignTimestampsAndWatermarks(strategy: WatermarkStrategy<T>): DataStream<T> {
+    if (!(strategy instanceof WatermarkStrategy)) throw invalid('assignTimestampsAndWatermarks needs a WatermarkStrategy');
+    return this.oneInput('Timestamps/Watermarks', () => new TimestampsAndWatermarksOperator<T>('Timestamps/Watermarks', strategy));
   }
 
   /** Partitions by key: records with equal keys go to the same subtask and share keyed state. */

@@ -30,11 +30,19 @@ export type FlatMapFunction<T, U> =
   | (RichFunction & { flatMap(value: T, out: Collector<U>): void });
 export type KeySelector<T, K> = (value: T) => K;
 
-/** Processing time and (later) timers, as seen by a process function. */
+/** Time as a process function sees it, and (on keyed streams) timers for the current key. */
 export interface TimerService {
   currentProcessingTime(): number;
   currentWatermark(): number;
+  /** Calls `onTimer` once the watermark reaches `timestamp` (one timer per key and timestamp). */
+  registerEventTimeTimer(timestamp: number): void;
+  /** Calls `onTimer` once processing time reaches `timestamp`. */
+  registerProcessingTimeTimer(timestamp: number): void;
+  deleteEventTimeTimer(timestamp: number): void;
+  deleteProcessingTimeTimer(timestamp: number): void;
 }
+
+export type { TimeDomain } from '../operators/timer-service.ts';
 
 /** What `processElement` sees besides the value. */
 export interface ProcessContext extends StateAccess {
@@ -47,6 +55,11 @@ export interface ProcessContext extends StateAccess {
 /** What `processElement` of a KeyedProcessFunction sees: also the current key. */
 export interface KeyedProcessContext<K> extends ProcessContext {
   getCurrentKey(): K;
+}
+
+/** What `onTimer` sees: the firing timer's domain; `timestamp()` is the timer's timestamp. */
+export interface OnTimerContext<K> extends KeyedProcessContext<K> {
+  timeDomain(): import('../operators/timer-service.ts').TimeDomain;
 }
 
 /**
@@ -86,9 +99,12 @@ export abstract class KeyedProcessFunction<K, I, O> implements RichFunction {
   open?(ctx: RuntimeContext): void | Promise<void>;
   close?(): void | Promise<void>;
   abstract processElement(value: I, ctx: KeyedProcessContext<K>, out: Collector<O>): void;
+  /** A timer of `ctx.getCurrentKey()` fired; the key's state is in scope. */
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<O>): void;
 }
 
 /** The structural form a process function may also take (a plain object with `processElement`). */
 export interface ProcessFunctionLike<I, O, C = ProcessContext> extends RichFunction {
   processElement(value: I, ctx: C, out: Collector<O>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<any>, out: Collector<O>): void;
 }

@@ -3,7 +3,7 @@ import type { Source } from '../connectors/source.ts';
 import { EddyError } from '../errors.ts';
 import type { OperatorFactory } from '../operators/operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
-import { inputsOf, type Partitioner, type Transformation } from './transformation.ts';
+import { inputSlotsOf, inputsOf, type Partitioner, type Transformation } from './transformation.ts';
 
 /** A physical operator: a source, an operator or a sink, with its resolved parallelism. */
 export interface StreamNode {
@@ -26,6 +26,8 @@ export interface StreamEdge {
   readonly target: number;
   readonly partitioner: Partitioner;
   readonly sideTag: string | undefined;
+  /** The operator input this edge feeds: 0, or 1 for the second input of a two-input operator. */
+  readonly inputIndex: number;
 }
 
 export interface StreamGraph {
@@ -88,7 +90,9 @@ export function createStreamGraph(roots: readonly Transformation[], config: Stre
         ? { ...base, kind: 'source', source: t.source, keyed: false }
         : t.kind === 'sink'
           ? { ...base, kind: 'sink', sink: t.sink, keyed: false }
-          : { ...base, kind: 'operator', factory: t.factory, keyed: t.stateKeySelector !== undefined };
+          : t.kind === 'two-input'
+            ? { ...base, kind: 'operator', factory: t.factory, keyed: t.stateKeySelector1 !== undefined || t.stateKeySelector2 !== undefined }
+            : { ...base, kind: 'operator', factory: t.factory, keyed: t.stateKeySelector !== undefined };
     nodes.push(node);
     byId.set(t.id, node);
   }
@@ -97,16 +101,16 @@ export function createStreamGraph(roots: readonly Transformation[], config: Stre
   for (const t of ordered) {
     const target = byId.get(t.id);
     if (target === undefined) continue;
-    for (const input of inputsOf(t)) {
+    for (const { input, index, keySelector } of inputSlotsOf(t)) {
       for (const up of resolveUpstream(input, undefined, undefined)) {
         const source = byId.get(up.node.id)!;
         let partitioner = up.partitioner;
         if (partitioner === undefined) partitioner = source.parallelism === target.parallelism ? { kind: 'forward' } : { kind: 'rebalance' };
-        if (target.keyed && partitioner.kind !== 'hash')
+        if (keySelector !== undefined && partitioner.kind !== 'hash')
           throw new EddyError('EDDY_CONFIG', `operator "${target.name}" uses keyed state but its input "${source.name}" is not keyed; call keyBy(...) first`, {
             operator: target.name,
           });
-        edges.push({ id: edges.length, source: source.id, target: target.id, partitioner, sideTag: up.sideTag });
+        edges.push({ id: edges.length, source: source.id, target: target.id, partitioner, sideTag: up.sideTag, inputIndex: index });
       }
     }
   }

@@ -31,6 +31,17 @@ export interface OneInputTransformation extends Base {
   readonly stateKeySelector: ((value: any) => unknown) | undefined;
 }
 
+/** An operator with two inputs (connect, joins): records of input2 reach `processElement2`. */
+export interface TwoInputTransformation extends Base {
+  readonly kind: 'two-input';
+  readonly input1: Transformation;
+  readonly input2: Transformation;
+  readonly factory: OperatorFactory;
+  /** Keys of each input when the operator reads keyed state (an unkeyed input, e.g. broadcast, has none). */
+  readonly stateKeySelector1: ((value: any) => unknown) | undefined;
+  readonly stateKeySelector2: ((value: any) => unknown) | undefined;
+}
+
 export interface SinkTransformation extends Base {
   readonly kind: 'sink';
   readonly input: Transformation;
@@ -60,6 +71,7 @@ export interface SideOutputTransformation extends Base {
 export type Transformation =
   | SourceTransformation
   | OneInputTransformation
+  | TwoInputTransformation
   | SinkTransformation
   | PartitionTransformation
   | UnionTransformation
@@ -72,7 +84,24 @@ export function inputsOf(t: Transformation): readonly Transformation[] {
       return [];
     case 'union':
       return t.inputs;
+    case 'two-input':
+      return [t.input1, t.input2];
     default:
       return [t.input];
+  }
+}
+
+/** The inputs of a physical transformation with the operator input (0 or 1) each one feeds. */
+export function inputSlotsOf(t: Transformation): { input: Transformation; index: number; keySelector: ((value: any) => unknown) | undefined }[] {
+  switch (t.kind) {
+    case 'two-input':
+      return [
+        { input: t.input1, index: 0, keySelector: t.stateKeySelector1 },
+        { input: t.input2, index: 1, keySelector: t.stateKeySelector2 },
+      ];
+    case 'one-input':
+      return [{ input: t.input, index: 0, keySelector: t.stateKeySelector }];
+    default:
+      return inputsOf(t).map((input) => ({ input, index: 0, keySelector: undefined }));
   }
 }

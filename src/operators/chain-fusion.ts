@@ -130,6 +130,9 @@ export class FusedOutput implements Output<unknown> {
   emitWatermark(watermark: number): void {
     this.link.operator.processWatermark(watermark);
   }
+  emitWatermarkStatus(idle: boolean): void {
+    this.link.operator.processWatermarkStatus(idle);
+  }
   collectSide<X>(tag: OutputTag<X>): void {
     throw new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
   }

@@ -28,6 +28,26 @@ class ChainingOutput<T> implements Output<T> {
   emitWatermark(watermark: number): void {
     this.op.processWatermark(watermark);
   }
+  emitWatermarkStatus(idle: boolean): void {
+    this.op.processWatermarkStatus(idle);
+  }
+  collectSide<X>(tag: OutputTag<X>): void {
+    throw new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
+  }
+}
+
+/** Feeds the second input of a two-input head operator; watermarks arrive combined through the first. */
+class SecondInput<T> implements Output<T> {
+  constructor(private readonly op: StreamOperator<unknown, unknown>) {}
+  collect(value: T, timestamp: number): void {
+    try {
+      this.op.processElement2!(value, timestamp);
+    } catch (e) {
+      throw attributeError(e, this.op.name);
+    }
+  }
+  emitWatermark(): void {}
+  emitWatermarkStatus(): void {}
   collectSide<X>(tag: OutputTag<X>): void {
     throw new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
   }
@@ -50,6 +70,10 @@ class NodeOutput<T> implements Output<T> {
     for (const o of this.mains) o.emitWatermark(watermark);
     for (const outs of this.sides.values()) for (const o of outs) o.emitWatermark(watermark);
   }
+  emitWatermarkStatus(idle: boolean): void {
+    for (const o of this.mains) o.emitWatermarkStatus(idle);
+    for (const outs of this.sides.values()) for (const o of outs) o.emitWatermarkStatus(idle);
+  }
   collectSide<X>(tag: OutputTag<X>, value: X, timestamp: number): void {
     const outs = this.sides.get(tag.id);
     if (outs !== undefined) for (const o of outs) o.collect(value, timestamp);
@@ -64,6 +88,8 @@ export interface OperatorChain {
   readonly operators: { node: StreamNode; operator: StreamOperator<unknown, unknown> }[];
   /** Where records enter: the head operator, or the source node's output for source vertices. */
   readonly input: Output<unknown>;
+  /** Where records of the second input enter, when the head is a two-input operator. */
+  readonly input2: Output<unknown> | undefined;
   /** The source node of a source vertex. */
   readonly sourceNode: StreamNode | undefined;
   /** For a source vertex: the fusion link the source feeds, when it is the source's only output. */
@@ -124,6 +150,7 @@ export function createOperatorChain(
   return {
     operators: vertex.nodes.filter((n) => operators.has(n.id)).map((node) => ({ node, operator: operators.get(node.id)! })),
     input: sourceNode !== undefined ? outputOf(sourceNode) : feed(head.id),
+    input2: sourceNode === undefined && operators.get(head.id)!.processElement2 !== undefined ? new SecondInput(operators.get(head.id)!) : undefined,
     sourceNode,
     sourceLink: sourceNode !== undefined && fusionEnabled ? onlySuccessor(sourceNode.id) : undefined,
   };

@@ -3,11 +3,14 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { OutputTag } from '../api/output-tag.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../state/heap-keyed-state-backend.ts';
 import type { Clock } from '../time/clock.ts';
+import type { TimerSnapshot } from './timer-service.ts';
 
 /** Where an operator emits: records with their timestamp, watermarks, side outputs. */
 export interface Output<T> {
   collect(value: T, timestamp: number): void;
   emitWatermark(watermark: number): void;
+  /** The stream went idle (no records, its watermark must not hold others back) or active again. */
+  emitWatermarkStatus(idle: boolean): void;
   collectSide<X>(tag: OutputTag<X>, value: X, timestamp: number): void;
 }
 
@@ -31,11 +34,16 @@ export interface OperatorContext {
   readonly keyedState: KeyedStateBackend | undefined;
   /** The job's NATS connection; connectors use it. Undefined in the operator harness. */
   readonly nats: NatsConnection | undefined;
+  /** How often watermark generators emit (ms of processing time). */
+  readonly autoWatermarkIntervalMs: number;
+  /** Fails the task from outside a record call (a processing-time timer, a periodic watermark). */
+  failTask(error: unknown): void;
 }
 
 /** An operator's state as plain data (msgpack-able). */
 export interface OperatorSnapshot {
   keyed?: KeyedStateSnapshot;
+  timers?: TimerSnapshot;
   operator?: unknown;
 }
 
@@ -50,7 +58,11 @@ export interface StreamOperator<IN, OUT> {
   initializeState(snapshot: OperatorSnapshot | undefined): void;
   open(): void | Promise<void>;
   processElement(value: IN, timestamp: number): void;
+  /** Two-input operators only: a record of the second input. */
+  processElement2?(value: unknown, timestamp: number): void;
   processWatermark(watermark: number): void;
+  /** Upstream went idle or active again; operators forward it unless they generate watermarks themselves. */
+  processWatermarkStatus(idle: boolean): void;
   /** All input has arrived (bounded input): flush what is buffered. */
   endInput(): void | Promise<void>;
   snapshotState(): OperatorSnapshot;

@@ -58,6 +58,8 @@ export interface OperatorHarnessOptions<IN> {
   jobName?: string;
   /** The operator's uid; default its name. */
   uid?: string;
+  /** Interval of periodic watermark emission in ms of (manual) processing time; default 200. */
+  autoWatermarkIntervalMs?: number;
 }
 
 type Phase = 'created' | 'open' | 'ended' | 'closed';
@@ -118,6 +120,7 @@ export class OperatorHarness<IN, OUT> {
   private readonly counters = new Map<string, number>();
   private readonly records: TimestampedValue<OUT>[] = [];
   private readonly watermarks: number[] = [];
+  private readonly statuses: boolean[] = [];
   private readonly sides = new Map<string, TimestampedValue<unknown>[]>();
   private lastWatermark = Number.NEGATIVE_INFINITY;
   private phase: Phase = 'created';
@@ -163,6 +166,11 @@ export class OperatorHarness<IN, OUT> {
       metrics: { inc: (name, by = 1) => void counters.set(name, (counters.get(name) ?? 0) + by) },
       keyedState: this.stateBackend,
       nats: undefined,
+      autoWatermarkIntervalMs: options.autoWatermarkIntervalMs ?? 200,
+      // Timer and periodic-watermark errors surface from the harness call that moved the clock.
+      failTask: (e) => {
+        throw e;
+      },
     };
   }
 
@@ -294,6 +302,18 @@ export class OperatorHarness<IN, OUT> {
     this.guard(() => op.processWatermark(watermark));
   }
 
+  /** Tells the operator its input went idle (`true`) or active again (`false`). */
+  processWatermarkStatus(idle: boolean): void {
+    this.expectPhase('processWatermarkStatus', 'open');
+    const op = this.operator;
+    this.guard(() => op.processWatermarkStatus(idle));
+  }
+
+  /** The watermark statuses the operator emitted, in order: `true` idle, `false` active. */
+  getWatermarkStatuses(): boolean[] {
+    return this.statuses.slice();
+  }
+
   /** Moves processing time to `t` (never backwards), running what falls due on the clock. */
   setProcessingTime(t: number): void {
     this.guard(() => this.clock.setTime(t));
@@ -374,6 +394,7 @@ export class OperatorHarness<IN, OUT> {
   clearOutput(): void {
     this.records.length = 0;
     this.watermarks.length = 0;
+    this.statuses.length = 0;
     this.sides.clear();
   }
 
@@ -386,12 +407,16 @@ export class OperatorHarness<IN, OUT> {
     const records = this.records;
     const sides = this.sides;
     const watermarks = this.watermarks;
+    const statuses = this.statuses;
     return {
       collect(value: OUT, timestamp: number): void {
         records.push({ value, timestamp: timestamp === NO_TIMESTAMP ? undefined : timestamp });
       },
       emitWatermark(watermark: number): void {
         watermarks.push(watermark);
+      },
+      emitWatermarkStatus(idle: boolean): void {
+        statuses.push(idle);
       },
       collectSide<X>(tag: OutputTag<X>, value: X, timestamp: number): void {
         let list = sides.get(tag.id);

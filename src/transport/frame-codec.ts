@@ -6,13 +6,15 @@ export const FRAME_DATA = 0;
 export const FRAME_WATERMARK = 1;
 export const FRAME_BARRIER = 2;
 export const FRAME_END_OF_INPUT = 3;
+export const FRAME_STATUS = 4;
 
 /** A decoded frame. `ch` is the channel index at the receiving subtask; `seq` counts frames per channel from 0. */
 export type Frame =
   | { type: typeof FRAME_DATA; ch: number; seq: number; records: unknown[]; timestamps: number[] | null }
   | { type: typeof FRAME_WATERMARK; ch: number; seq: number; watermark: number }
   | { type: typeof FRAME_BARRIER; ch: number; seq: number; checkpointId: number; kind: string }
-  | { type: typeof FRAME_END_OF_INPUT; ch: number; seq: number };
+  | { type: typeof FRAME_END_OF_INPUT; ch: number; seq: number }
+  | { type: typeof FRAME_STATUS; ch: number; seq: number; idle: boolean };
 
 function rejectFunction(): never {
   throw new TypeError('a function cannot be serialized');
@@ -40,6 +42,10 @@ export class FrameCodec {
   }
   encodeBarrier(ch: number, seq: number, checkpointId: number, kind: string): Uint8Array {
     return this.packr.pack([FRAME_BARRIER, ch, seq, checkpointId, kind]);
+  }
+  /** Watermark status: the channel went idle (excluded from the watermark minimum) or active again. */
+  encodeStatus(ch: number, seq: number, idle: boolean): Uint8Array {
+    return this.packr.pack([FRAME_STATUS, ch, seq, idle]);
   }
   encodeEndOfInput(ch: number, seq: number): Uint8Array {
     return this.packr.pack([FRAME_END_OF_INPUT, ch, seq]);
@@ -84,6 +90,9 @@ export class FrameCodec {
         return { type: FRAME_BARRIER, ch: a[1], seq: a[2], checkpointId: a[3], kind: a[4] };
       case FRAME_END_OF_INPUT:
         return { type: FRAME_END_OF_INPUT, ch: a[1], seq: a[2] };
+      case FRAME_STATUS:
+        if (typeof a[3] !== 'boolean') throw bad('a status that is not a boolean');
+        return { type: FRAME_STATUS, ch: a[1], seq: a[2], idle: a[3] };
     }
     throw new EddyError('EDDY_DECODE', `unknown frame type ${String(a[0])}`);
   }

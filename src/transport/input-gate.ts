@@ -2,7 +2,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { EddyError } from '../errors.ts';
 import { MAX_WATERMARK, MIN_WATERMARK } from '../time/watermark.ts';
-import { FRAME_BARRIER, FRAME_DATA, FRAME_END_OF_INPUT, FRAME_WATERMARK, type Frame, type FrameCodec } from './frame-codec.ts';
+import { FRAME_BARRIER, FRAME_DATA, FRAME_END_OF_INPUT, FRAME_STATUS, FRAME_WATERMARK, type Frame, type FrameCodec } from './frame-codec.ts';
 
 /** One input channel: which producer feeds it and where its credits go. */
 export interface InputChannelSpec {
@@ -10,13 +10,17 @@ export interface InputChannelSpec {
   readonly producer: string;
   readonly creditSubject: string;
   readonly creditKey: string;
+  /** Which input of the head operator the channel feeds: 0, or 1 for the second input of a two-input operator. */
+  readonly inputIndex: number;
 }
 
 /** What the gate delivers to the task, in channel order. */
 export interface InputHandler {
-  onRecords(records: unknown[], timestamps: number[] | null): void;
+  onRecords(records: unknown[], timestamps: number[] | null, inputIndex: number): void;
   /** The combined watermark advanced (never called with a smaller value than before). */
   onWatermark(watermark: number): void;
+  /** Every open channel went idle (`true`), or one of them became active again (`false`). */
+  onWatermarkStatus(idle: boolean): void;
   /** Every channel has ended. */
   onEndOfInput(): void;
 }
@@ -25,6 +29,7 @@ class ChannelState {
   expectedSeq = 0;
   watermark = MIN_WATERMARK;
   ended = false;
+  idle = false;
   unreturned = 0;
   constructor(readonly spec: InputChannelSpec) {}
 }
@@ -38,6 +43,7 @@ export class InputGate {
   private readonly channels: ChannelState[];
   private open: number;
   private combined = MIN_WATERMARK;
+  private idle = false;
   private readonly returnThreshold: number;
 
   constructor(
@@ -75,7 +81,7 @@ export class InputGate {
     c.expectedSeq++;
     switch (frame.type) {
       case FRAME_DATA:
-        this.handler.onRecords(frame.records, frame.timestamps);
+        this.handler.onRecords(frame.records, frame.timestamps, c.spec.inputIndex);
         if (++c.unreturned >= this.returnThreshold) {
           this.nc.publish(c.spec.creditSubject, this.codec.encodeValue([[c.spec.creditKey, c.unreturned]]));
           c.unreturned = 0;
@@ -93,6 +99,13 @@ export class InputGate {
         c.watermark = MAX_WATERMARK;
         this.advanceWatermark();
         if (--this.open === 0) this.handler.onEndOfInput();
+        else this.updateStatus();
+        return;
+      case FRAME_STATUS:
+        if (c.idle === frame.idle || c.ended) return;
+        c.idle = frame.idle;
+        this.updateStatus();
+        if (c.idle) this.advanceWatermark();
         return;
       case FRAME_BARRIER:
         // Checkpoint barriers are aligned here once checkpointing lands; until then they pass.
@@ -100,9 +113,27 @@ export class InputGate {
     }
   }
 
+  /** The task is idle while every open channel is: idle channels do not hold the watermark back. */
+  private updateStatus(): void {
+    let anyActive = false;
+    for (const c of this.channels) if (!c.ended && !c.idle) anyActive = true;
+    const idle = !anyActive && this.open > 0;
+    if (idle !== this.idle) {
+      this.idle = idle;
+      this.handler.onWatermarkStatus(idle);
+    }
+  }
+
   private advanceWatermark(): void {
+    // The minimum over active open channels; ended channels stand at +infinity, idle ones are skipped.
     let min = MAX_WATERMARK;
-    for (const c of this.channels) if (c.watermark < min) min = c.watermark;
+    let active = 0;
+    for (const c of this.channels) {
+      if (c.ended || c.idle) continue;
+      active++;
+      if (c.watermark < min) min = c.watermark;
+    }
+    if (active === 0 && this.open > 0) return;
     if (min > this.combined) {
       this.combined = min;
       this.handler.onWatermark(min);

@@ -57,6 +57,10 @@ export class RecordWriter<T> implements Output<T> {
     for (const t of this.targets) t.sendControl((ch, seq) => t.gate.codec.encodeWatermark(ch, seq, watermark));
   }
 
+  emitWatermarkStatus(idle: boolean): void {
+    for (const t of this.targets) t.sendControl((ch, seq) => t.gate.codec.encodeStatus(ch, seq, idle));
+  }
+
   endOfInput(): void {
     for (const t of this.targets) t.sendControl((ch, seq) => t.gate.codec.encodeEndOfInput(ch, seq));
   }

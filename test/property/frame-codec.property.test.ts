@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isEddyError } from '../../src/errors.ts';
-import { FRAME_BARRIER, FRAME_DATA, FRAME_END_OF_INPUT, FRAME_WATERMARK, FrameCodec, type Frame } from '../../src/transport/frame-codec.ts';
+import { FRAME_BARRIER, FRAME_DATA, FRAME_END_OF_INPUT, FRAME_STATUS, FRAME_WATERMARK, FrameCodec, type Frame } from '../../src/transport/frame-codec.ts';
 
 /*
  * What "plain data" means here, decided by what msgpack (msgpackr) represents:
@@ -69,6 +69,7 @@ const frameArb: fc.Arbitrary<AnyFrame> = fc.oneof(
     ([ch, seq, checkpointId, k1, k2]): AnyFrame => ({ type: FRAME_BARRIER, ch, seq, checkpointId, kind: k2.length % 3 === 0 ? k2 : k1 }),
   ),
   fc.tuple(u32, fc.maxSafeNat()).map(([ch, seq]): AnyFrame => ({ type: FRAME_END_OF_INPUT, ch, seq })),
+  fc.tuple(u32, fc.maxSafeNat(), fc.boolean()).map(([ch, seq, idle]): AnyFrame => ({ type: FRAME_STATUS, ch, seq, idle })),
 );
 
 function encode(codec: FrameCodec, f: AnyFrame, operator = 'Producer'): Uint8Array {
@@ -81,6 +82,8 @@ function encode(codec: FrameCodec, f: AnyFrame, operator = 'Producer'): Uint8Arr
       return codec.encodeBarrier(f.ch, f.seq, f.checkpointId, f.kind);
     case FRAME_END_OF_INPUT:
       return codec.encodeEndOfInput(f.ch, f.seq);
+    case FRAME_STATUS:
+      return codec.encodeStatus(f.ch, f.seq, f.idle);
   }
 }
 
