@@ -71,11 +71,12 @@ class GeneratorReader<T> implements SourceReader<T> {
       'attribute',
       'sourceName',
       `return function fusedLoop(n) {
-  const count = this.count, step = this.step, g = this.fn, ts = ${NO_TIMESTAMP};
-  let i = this.next, k = 0, s = -1;
+  const count = this.count, step = this.step, g = this.fn;
+  let i = this.next, k = 0, s = -1, ts;
   try {
     for (; k < n && i < count; k++, i += step) {
       s = -1;
+      ts = ${NO_TIMESTAMP};
       const v = g(i);
 ${runCode(run, 'continue', '      ')}
     }

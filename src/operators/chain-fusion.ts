@@ -7,6 +7,8 @@ import type { Output, StreamOperator } from './operator.ts';
 export type Fusion =
   | { kind: 'map'; fn: (value: any) => unknown }
   | { kind: 'filter'; fn: (value: any) => boolean }
+  /** Sets the record's timestamp: `fn(value, timestamp)` returns the new one. */
+  | { kind: 'timestamp'; fn: (value: any, timestamp: number) => number }
   | { kind: 'sink'; writer: { invoke(value: unknown, timestamp: number): void } };
 
 /** An operator that can be fused; `fusion()` is asked only after `open()`. */
@@ -26,7 +28,7 @@ export interface FusionLink {
 export type Attribute = (e: unknown, operator: string) => EddyError;
 
 /**
- * The code of a fused run: statements over a value `v` and timestamp `ts` that use `f[i]` (the
+ * The code of a fused run: statements over a value `v` and a mutable timestamp `ts` that use `f[i]` (the
  * run's functions) and set `s` (the stage, for error attribution); `SKIP` stands where a filtered
  * record leaves the run (`return` in a function, `continue` in a loop).
  */
@@ -59,6 +61,9 @@ export function fuseRun(first: FusionLink): FusedRun | undefined {
     } else if (f.kind === 'filter') {
       fns.push(f.fn);
       lines.push(`if (!f[${i}](${value})) SKIP;`);
+    } else if (f.kind === 'timestamp') {
+      fns.push(f.fn);
+      lines.push(`ts = f[${i}](${value}, ts);`);
     } else {
       fns.push(f.writer);
       lines.push(`f[${i}].invoke(${value}, ts);`);

@@ -4,12 +4,13 @@ import type { Cancelable } from '../time/clock.ts';
 import type { WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from '../time/watermark-strategy.ts';
 import { MAX_WATERMARK, NO_TIMESTAMP } from '../time/watermark.ts';
 import { AbstractStreamOperator } from './abstract-operator.ts';
+import type { Fusion, FusibleOperator } from './chain-fusion.ts';
 
 /**
  * Flink's TimestampsAndWatermarksOperator: upstream watermarks and idleness are replaced by this
  * operator's own, except end of input (+infinity), which always passes. Watermarks only increase.
  */
-export class TimestampsAndWatermarksOperator<T> extends AbstractStreamOperator<T, T> implements WatermarkOutput {
+export class TimestampsAndWatermarksOperator<T> extends AbstractStreamOperator<T, T> implements WatermarkOutput, FusibleOperator {
   private generator!: WatermarkGenerator<T>;
   private timer: Cancelable | undefined;
   private emitted = Number.NEGATIVE_INFINITY;
@@ -39,7 +40,16 @@ export class TimestampsAndWatermarksOperator<T> extends AbstractStreamOperator<T
     });
   }
 
+  fusion(): Fusion {
+    return { kind: 'timestamp', fn: this.stamp };
+  }
+
   processElement(value: T, timestamp: number): void {
+    this.out.collect(value, this.stamp(value, timestamp));
+  }
+
+  /** Assigns the record's timestamp and shows the record to the generator; returns the timestamp. */
+  private readonly stamp = (value: T, timestamp: number): number => {
     const assign = this.strategy.timestampAssigner;
     const ts = assign === undefined ? timestamp : assign(value, timestamp === NO_TIMESTAMP ? undefined : timestamp);
     if (typeof ts !== 'number' || Number.isNaN(ts))
@@ -49,8 +59,8 @@ export class TimestampsAndWatermarksOperator<T> extends AbstractStreamOperator<T
         { operator: this.name },
       );
     this.generator.onEvent(value, ts, this);
-    this.out.collect(value, ts);
-  }
+    return ts;
+  };
 
   override processWatermark(watermark: number): void {
     if (watermark === MAX_WATERMARK) this.emitWatermark(MAX_WATERMARK);

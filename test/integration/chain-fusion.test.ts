@@ -82,3 +82,27 @@ describe('chain fusion', () => {
     expect(error!.message).toContain(`boom at ${stage}`);
   });
 });
+
+describe('chain fusion with timestamps', () => {
+  it('a fused timestamp assigner stamps records and its errors name it', async () => {
+    const { WatermarkStrategy } = await import('../../index.ts');
+    const ok = StreamEnvironment.create({ nats, parallelism: 1 });
+    const stamped: number[] = [];
+    ok.fromGenerator(100, (i) => i)
+      .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((i) => i * 1000))
+      .process<number>({ processElement: (_v, ctx, out) => out.collect(ctx.timestamp()!) })
+      .sinkTo(collectingSink(stamped));
+    await ok.execute('stamped');
+    expect(stamped).toEqual([...Array(100).keys()].map((i) => i * 1000));
+
+    const bad = StreamEnvironment.create({ nats, parallelism: 1 });
+    bad
+      .fromGenerator(100, (i) => i)
+      .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((i) => (i === 5 ? (undefined as unknown as number) : i)))
+      .name('stamper')
+      .map((i) => i)
+      .sinkTo(collectingSink<number>([]));
+    const error = await failureOf(bad);
+    expect(error).toMatchObject({ code: 'EDDY_INVALID_ARGUMENT', operator: 'stamper' });
+  });
+});
