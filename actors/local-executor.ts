@@ -7,7 +7,8 @@ import { createStreamGraph } from '../src/graph/stream-graph.ts';
 import { createExecutionPlan } from '../src/plan/execution-plan.ts';
 import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
-import { connectNats, registerShutdownHook, startEmbeddedNatsServer, type EmbeddedNatsServer } from '../src/transport/nats-server.ts';
+import { connectNats } from '../src/transport/connect-nats.ts';
+import { registerShutdownHook, startEmbeddedNatsServer, type EmbeddedNatsServer } from '../src/transport/nats-server.ts';
 import { subjects } from '../src/transport/subjects.ts';
 import { JobMaster } from './job-master.ts';
 
