@@ -17,6 +17,7 @@ import { formatTable, type BenchContext, type SuiteResult } from './report.ts';
 /** Suites by name; each module exports `run(ctx): Promise<SuiteResult>`. Add e.g. `nexmark` here. */
 const SUITES: Record<string, () => Promise<{ run(ctx: BenchContext): Promise<SuiteResult> }>> = {
   foundation: () => import('./foundation.ts'),
+  windows: () => import('./windows.ts'),
 };
 
 function usage(msg?: string): never {

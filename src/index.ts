@@ -3,8 +3,23 @@ export { StreamEnvironment, JobFailedError } from './api/stream-environment.ts';
 export type { JobExecution } from './api/stream-environment.ts';
 export type { StreamEnvironmentConfig } from './api/config.ts';
 export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.ts';
+export { ConnectedStreams, KeyedConnectedStreams } from './api/connected-streams.ts';
+export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.ts';
+export { IntervalJoin, IntervalJoined } from './api/interval-join.ts';
 export type { JobResult, JobClient, JobStatus } from './api/job.ts';
-export { ProcessFunction, KeyedProcessFunction } from './api/functions.ts';
+export { ProcessFunction, KeyedProcessFunction, CoProcessFunction, KeyedCoProcessFunction, ProcessJoinFunction } from './api/functions.ts';
+export { BroadcastProcessFunction, KeyedBroadcastProcessFunction } from './api/broadcast-functions.ts';
+export type {
+  BroadcastProcessFunctionLike,
+  KeyedBroadcastProcessFunctionLike,
+  BroadcastReadOnlyContext,
+  BroadcastContext,
+  KeyedBroadcastReadOnlyContext,
+  KeyedBroadcastContext,
+  KeyedBroadcastOnTimerContext,
+  BroadcastState,
+  ReadOnlyBroadcastState,
+} from './api/broadcast-functions.ts';
 export type {
   Collector,
   RuntimeContext,
@@ -19,6 +34,11 @@ export type {
   OnTimerContext,
   TimeDomain,
   ProcessFunctionLike,
+  CoMapFunction,
+  CoFlatMapFunction,
+  CoProcessFunctionLike,
+  ProcessJoinContext,
+  ProcessJoinFunctionLike,
 } from './api/functions.ts';
 export { OutputTag } from './api/output-tag.ts';
 export {
@@ -54,3 +74,27 @@ export type { Clock } from './time/clock.ts';
 export { systemClock, ManualClock } from './time/clock.ts';
 export { WatermarkStrategy } from './time/watermark-strategy.ts';
 export type { WatermarkGenerator, WatermarkOutput, WatermarkGeneratorContext, TimestampAssigner } from './time/watermark-strategy.ts';
+export { WindowedStream, AllWindowedStream } from './api/windowed-stream.ts';
+export { JoinedStreams, JoinWhere, JoinEqualTo, JoinWithWindow } from './api/joined-streams.ts';
+export type { TaggedUnion } from './api/joined-streams.ts';
+export { TimeWindow, GlobalWindow } from './api/windowing/windows.ts';
+export type { Window } from './api/windowing/windows.ts';
+export {
+  WindowAssigner,
+  MergingWindowAssigner,
+  TumblingEventTimeWindows,
+  SlidingEventTimeWindows,
+  EventTimeSessionWindows,
+  DynamicEventTimeSessionWindows,
+  TumblingProcessingTimeWindows,
+  SlidingProcessingTimeWindows,
+  ProcessingTimeSessionWindows,
+  GlobalWindows,
+} from './api/windowing/assigners.ts';
+export type { WindowAssignerContext, WindowId, SlicedWindowLayout } from './api/windowing/assigners.ts';
+export { Trigger, TriggerResult, EventTimeTrigger, ProcessingTimeTrigger, CountTrigger, PurgingTrigger, NeverTrigger } from './api/windowing/triggers.ts';
+export type { TriggerContext, OnMergeContext } from './api/windowing/triggers.ts';
+export { CountEvictor, TimeEvictor } from './api/windowing/evictors.ts';
+export type { Evictor, EvictorContext, TimestampedElement } from './api/windowing/evictors.ts';
+export { ProcessWindowFunction, ProcessAllWindowFunction } from './api/windowing/functions.ts';
+export type { ProcessWindowContext, ProcessWindowFunctionLike, ProcessAllWindowFunctionLike, JoinFunction } from './api/windowing/functions.ts';

@@ -10,12 +10,19 @@ import type { StreamOperator } from '../operators/operator.ts';
 import { ProcessOperator } from '../operators/process-operator.ts';
 import { fieldAggregator, ReduceOperator, type FieldRef } from '../operators/reduce-operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
-import type { ReduceFunction } from '../state/descriptors.ts';
+import type { MapStateDescriptor, ReduceFunction } from '../state/descriptors.ts';
 import { TimestampsAndWatermarksOperator } from '../operators/timestamps-and-watermarks-operator.ts';
 import { WatermarkStrategy } from '../time/watermark-strategy.ts';
+import { BroadcastConnectedStream, BroadcastStream, KeyedBroadcastConnectedStream } from './broadcast-stream.ts';
 import { cloneFunction } from './clone-function.ts';
+import { ConnectedStreams, KeyedConnectedStreams } from './connected-streams.ts';
 import type { FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from './functions.ts';
+import { IntervalJoin } from './interval-join.ts';
 import type { OutputTag } from './output-tag.ts';
+import { JoinedStreams } from './joined-streams.ts';
+import { AllWindowedStream, WindowedStream } from './windowed-stream.ts';
+import type { WindowAssigner } from './windowing/assigners.ts';
+import type { Window } from './windowing/windows.ts';
 
 /** What a DataStream needs from its environment (implemented by StreamEnvironment). */
 export interface StreamContext {
@@ -115,8 +122,40 @@ export class DataStream<T> {
   }
 
   /** Every record to every downstream subtask. */
-  broadcast(): DataStream<T> {
-    return new DataStream<T>(this.env, this.partition({ kind: 'broadcast' }, 'Broadcast'));
+  broadcast(): DataStream<T>;
+  /**
+   * With broadcast state descriptors: a BroadcastStream for the broadcast state pattern, to pass to
+   * `stream.connect(...)`; every record reaches every subtask of the connected operator.
+   */
+  broadcast(...descriptors: [MapStateDescriptor<any, any>, ...MapStateDescriptor<any, any>[]]): BroadcastStream<T>;
+  broadcast(...descriptors: MapStateDescriptor<any, any>[]): DataStream<T> | BroadcastStream<T> {
+    const t = this.partition({ kind: 'broadcast' }, 'Broadcast');
+    return descriptors.length === 0 ? new DataStream<T>(this.env, t) : new BroadcastStream<T>(this.env, t, descriptors);
+  }
+
+  /**
+   * Connects two streams for one two-input operator (`map`, `flatMap`, `process` on the result);
+   * connected with a BroadcastStream, the broadcast state pattern (`process` with a
+   * (Keyed)BroadcastProcessFunction). Two KeyedStreams connect keyed, as `connect(...).keyBy(k1, k2)`.
+   *
+   * @example
+   * ```ts
+   * const both = await env.fromCollection([1, 2]).connect(env.fromCollection(['x'])).map(String, (s) => s).executeAndCollect();
+   * ```
+   */
+  connect<U, K>(this: KeyedStream<T, K>, other: BroadcastStream<U>): KeyedBroadcastConnectedStream<T, U, K>;
+  connect<U>(other: BroadcastStream<U>): BroadcastConnectedStream<T, U>;
+  connect<U, K>(this: KeyedStream<T, K>, other: KeyedStream<U, K>): KeyedConnectedStreams<T, U, K>;
+  connect<U>(other: DataStream<U>): ConnectedStreams<T, U>;
+  connect<U>(other: DataStream<U> | BroadcastStream<U>): ConnectedStreams<T, U> | BroadcastConnectedStream<T, U> {
+    if (other instanceof BroadcastStream) {
+      if (other.stream.env !== this.env) throw invalid('connect: both streams must come from the same StreamEnvironment');
+      return this instanceof KeyedStream ? new KeyedBroadcastConnectedStream(this.env, this, other) : new BroadcastConnectedStream(this.env, this, other);
+    }
+    if (!(other instanceof DataStream)) throw invalid('connect takes a DataStream or a BroadcastStream (stream.broadcast(descriptor))');
+    if (other.env !== this.env) throw invalid('connect: both streams must come from the same StreamEnvironment');
+    if (this instanceof KeyedStream && other instanceof KeyedStream) return new KeyedConnectedStreams(this.env, this, other);
+    return new ConnectedStreams<T, U>(this.env, this, other);
   }
 
   private partition(partitioner: Partitioner, name: string): Transformation {
@@ -134,6 +173,33 @@ export class DataStream<T> {
       parallelism: undefined,
       inputs: [this.transformation, ...others.map((o) => o.transformation)],
     });
+  }
+
+  /**
+   * Windows over the whole stream (not per key), evaluated at parallelism 1 (Flink's windowAll).
+   *
+   * @example
+   * ```ts
+   * const perMinute = clicks.windowAll(TumblingEventTimeWindows.of(60_000)).aggregate(count);
+   * ```
+   */
+  windowAll<W extends Window>(assigner: WindowAssigner<T, W>): AllWindowedStream<T, W> {
+    return new AllWindowedStream<T, W>(this, assigner);
+  }
+
+  /**
+   * A window join with `other`: pairs with equal keys in the same window.
+   *
+   * @example
+   * ```ts
+   * orders.join(payments).where((o) => o.id).equalTo((p) => p.orderId)
+   *   .window(TumblingEventTimeWindows.of(60_000)).apply((o, p) => ({ ...o, paid: p.ts }));
+   * ```
+   */
+  join<R>(other: DataStream<R>): JoinedStreams<T, R> {
+    if (!(other instanceof DataStream)) throw invalid('join takes a DataStream');
+    if (other.env !== this.env) throw invalid('join: both streams must come from the same StreamEnvironment');
+    return new JoinedStreams<T, R>(this, other);
   }
 
   /** The records this stream's operator emitted to `tag`. */
@@ -254,6 +320,33 @@ export class KeyedStream<T, K> extends DataStream<T> {
     checkFunction(fn, 'processElement', 'process');
     const ks = this.keySelector;
     return this.oneInput('KeyedProcess', () => new ProcessOperator<T, U>('KeyedProcess', cloneFunction(fn), ks), ks);
+  }
+
+  /**
+   * Joins with another keyed stream (same key space) by time: pairs of records with equal keys whose
+   * timestamps lie within `between(lowerMs, upperMs)` of each other (event time).
+   *
+   * @example
+   * ```ts
+   * const pairs = orders.keyBy((o) => o.id).intervalJoin(shipments.keyBy((s) => s.orderId)).between(0, 60_000);
+   * ```
+   */
+  intervalJoin<U>(other: KeyedStream<U, K>): IntervalJoin<T, U, K> {
+    if (!(other instanceof KeyedStream)) throw invalid('intervalJoin takes a KeyedStream: call keyBy(...) on the other stream first');
+    if (other.env !== this.env) throw invalid('intervalJoin: both streams must come from the same StreamEnvironment');
+    return new IntervalJoin<T, U, K>(this.env, this, other);
+  }
+
+  /**
+   * Groups each key's records into windows, evaluated by `reduce`, `aggregate` or `process`.
+   *
+   * @example
+   * ```ts
+   * const sums = readings.keyBy((r) => r.sensor).window(TumblingEventTimeWindows.of(1_000)).reduce((a, b) => ({ ...a, v: a.v + b.v }));
+   * ```
+   */
+  window<W extends Window>(assigner: WindowAssigner<T, W>): WindowedStream<T, K, W> {
+    return new WindowedStream<T, K, W>(this.env, this, assigner);
   }
 
   /** A rolling reduce per key: emits the key's reduced value after every record. */

@@ -108,3 +108,123 @@ export interface ProcessFunctionLike<I, O, C = ProcessContext> extends RichFunct
   processElement(value: I, ctx: C, out: Collector<O>): void;
   onTimer?(timestamp: number, ctx: OnTimerContext<any>, out: Collector<O>): void;
 }
+
+// ---- Two-input functions (connect, interval join) ----
+
+/**
+ * A map over connected streams: `map1` for records of the first input, `map2` for the second.
+ *
+ * @example
+ * ```ts
+ * const both: CoMapFunction<number, string, string> = { map1: (n) => `n${n}`, map2: (s) => `s${s}` };
+ * const out = await env.fromCollection([1]).connect(env.fromCollection(['a'])).map(both).executeAndCollect();
+ * ```
+ */
+export interface CoMapFunction<IN1, IN2, OUT> extends RichFunction {
+  map1(value: IN1): OUT;
+  map2(value: IN2): OUT;
+}
+
+/**
+ * A flatMap over connected streams: zero or more outputs per record of either input, through the collector.
+ *
+ * @example
+ * ```ts
+ * const split: CoFlatMapFunction<string, number, string> = {
+ *   flatMap1: (line, out) => line.split(' ').forEach((w) => out.collect(w)),
+ *   flatMap2: (n, out) => out.collect(String(n)),
+ * };
+ * ```
+ */
+export interface CoFlatMapFunction<IN1, IN2, OUT> extends RichFunction {
+  flatMap1(value: IN1, out: Collector<OUT>): void;
+  flatMap2(value: IN2, out: Collector<OUT>): void;
+}
+
+/** The structural form of a (keyed) co-process function. */
+export interface CoProcessFunctionLike<I1, I2, O, C = ProcessContext> extends RichFunction {
+  processElement1(value: I1, ctx: C, out: Collector<O>): void;
+  processElement2(value: I2, ctx: C, out: Collector<O>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<any>, out: Collector<O>): void;
+}
+
+/**
+ * A process function over two connected, non-keyed streams (Flink's CoProcessFunction): records of
+ * the first input reach `processElement1`, of the second `processElement2`; both may emit, emit to
+ * side outputs and read time. Timers need keyed streams (`connected.keyBy(k1, k2)`).
+ *
+ * @example
+ * ```ts
+ * class Tag extends CoProcessFunction<number, string, string> {
+ *   processElement1(n: number, ctx: ProcessContext, out: Collector<string>) { out.collect(`number ${n} @${ctx.timestamp()}`); }
+ *   processElement2(s: string, _ctx: ProcessContext, out: Collector<string>) { out.collect(`string ${s}`); }
+ * }
+ * ```
+ */
+export abstract class CoProcessFunction<IN1, IN2, OUT> implements RichFunction {
+  open?(ctx: RuntimeContext): void | Promise<void>;
+  close?(): void | Promise<void>;
+  abstract processElement1(value: IN1, ctx: ProcessContext, out: Collector<OUT>): void;
+  abstract processElement2(value: IN2, ctx: ProcessContext, out: Collector<OUT>): void;
+}
+
+/**
+ * A process function over two connected streams keyed into the same key space (Flink's
+ * KeyedCoProcessFunction): keyed state and timers belong to the current key, whichever input the
+ * record came from, so both inputs of a key share their state.
+ *
+ * @example
+ * ```ts
+ * class Match extends KeyedCoProcessFunction<string, Order, Payment, string> {
+ *   private paid!: ValueState<boolean>;
+ *   override open(ctx: RuntimeContext) { this.paid = ctx.getState(new ValueStateDescriptor('paid', false)); }
+ *   processElement1(o: Order, ctx: KeyedProcessContext<string>, out: Collector<string>) {
+ *     if (this.paid.value()) out.collect(`${ctx.getCurrentKey()} paid`);
+ *   }
+ *   processElement2(_p: Payment, _ctx: KeyedProcessContext<string>) { this.paid.update(true); }
+ * }
+ * orders.connect(payments).keyBy((o) => o.id, (p) => p.orderId).process(new Match());
+ * ```
+ */
+export abstract class KeyedCoProcessFunction<K, IN1, IN2, OUT> implements RichFunction {
+  open?(ctx: RuntimeContext): void | Promise<void>;
+  close?(): void | Promise<void>;
+  abstract processElement1(value: IN1, ctx: KeyedProcessContext<K>, out: Collector<OUT>): void;
+  abstract processElement2(value: IN2, ctx: KeyedProcessContext<K>, out: Collector<OUT>): void;
+  /** A timer of `ctx.getCurrentKey()` fired; the key's state is in scope. */
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<OUT>): void;
+}
+
+/** What a ProcessJoinFunction sees for each joined pair. */
+export interface ProcessJoinContext {
+  /** The left element's timestamp. */
+  getLeftTimestamp(): number;
+  /** The right element's timestamp. */
+  getRightTimestamp(): number;
+  /** The pair's timestamp: the larger of both (also the timestamp of what is emitted). */
+  getTimestamp(): number;
+  output<X>(tag: OutputTag<X>, value: X): void;
+}
+
+/** The structural form of a ProcessJoinFunction. */
+export interface ProcessJoinFunctionLike<IN1, IN2, OUT> extends RichFunction {
+  processElement(left: IN1, right: IN2, ctx: ProcessJoinContext, out: Collector<OUT>): void;
+}
+
+/**
+ * Called once per joined pair of an interval join (Flink's ProcessJoinFunction).
+ *
+ * @example
+ * ```ts
+ * class Pair extends ProcessJoinFunction<Click, View, string> {
+ *   processElement(c: Click, v: View, ctx: ProcessJoinContext, out: Collector<string>) {
+ *     out.collect(`${c.user}: ${v.page} ${ctx.getRightTimestamp() - ctx.getLeftTimestamp()} ms later`);
+ *   }
+ * }
+ * ```
+ */
+export abstract class ProcessJoinFunction<IN1, IN2, OUT> implements ProcessJoinFunctionLike<IN1, IN2, OUT> {
+  open?(ctx: RuntimeContext): void | Promise<void>;
+  close?(): void | Promise<void>;
+  abstract processElement(left: IN1, right: IN2, ctx: ProcessJoinContext, out: Collector<OUT>): void;
+}

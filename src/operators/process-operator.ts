@@ -2,6 +2,7 @@
 import type { Collector, OnTimerContext, ProcessFunctionLike, TimerService } from '../api/functions.ts';
 import type { OutputTag } from '../api/output-tag.ts';
 import { EddyError } from '../errors.ts';
+import { denormalizeKey } from '../state/key-group.ts';
 import type { StateDescriptor, StateOf } from '../state/descriptors.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
@@ -47,7 +48,7 @@ export class ProcessOperator<IN, OUT>
     // Output of an event-time timer carries the timer's timestamp; of a processing-time timer, none (Flink's rule).
     this.ts = domain === 'EVENT_TIME' ? timestamp : NO_TIMESTAMP;
     this.domain = domain;
-    this.key = this.ctx.keyedState!.getCurrentKey();
+    this.key = denormalizeKey(this.ctx.keyedState!.getCurrentKey());
     onTimer.call(this.fn, timestamp, this, this);
   }
   override async close(): Promise<void> {

@@ -166,10 +166,10 @@ export class InternalTimerService {
     this.watermark = watermark;
     const key = this.backend.getCurrentKey();
     for (let e = this.event.pollUpTo(watermark); e !== undefined; e = this.event.pollUpTo(watermark)) {
-      this.backend.setCurrentKey(e.key);
+      this.backend.setCurrentNormalizedKey(e.key);
       this.onTimer(e.ts, 'EVENT_TIME');
     }
-    this.backend.setCurrentKey(key);
+    this.backend.setCurrentNormalizedKey(key);
   }
 
   private reschedule(): void {
@@ -190,7 +190,7 @@ export class InternalTimerService {
     try {
       const now = this.clock.now();
       for (let e = this.processing.pollUpTo(now); e !== undefined; e = this.processing.pollUpTo(now)) {
-        this.backend.setCurrentKey(e.key);
+        this.backend.setCurrentNormalizedKey(e.key);
         this.onTimer(e.ts, 'PROCESSING_TIME');
       }
     } catch (e) {
@@ -198,7 +198,7 @@ export class InternalTimerService {
       return;
     } finally {
       this.firing = false;
-      this.backend.setCurrentKey(key);
+      this.backend.setCurrentNormalizedKey(key);
     }
     this.reschedule();
   }

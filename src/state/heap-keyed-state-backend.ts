@@ -27,6 +27,8 @@ export interface KeyedStateBackend {
   /** Sets the key that every state handle reads and writes until the next call. */
   setCurrentKey(key: unknown): void;
   getCurrentKey(): NormalizedKey;
+  /** Sets a key already in normalized form (from `getCurrentKey()` or `keys()`), without normalizing it again. */
+  setCurrentNormalizedKey(key: NormalizedKey): void;
   getState<D extends StateDescriptor>(descriptor: D): StateOf<D>;
   /** Every key with a value in the named state. */
   keys(stateName: string): IterableIterator<NormalizedKey>;
@@ -69,6 +71,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   getCurrentKey(): NormalizedKey {
     return this.currentKey;
+  }
+
+  setCurrentNormalizedKey(key: NormalizedKey): void {
+    this.currentKey = key;
   }
 
   getState<D extends StateDescriptor>(descriptor: D): StateOf<D> {

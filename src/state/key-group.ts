@@ -148,6 +148,48 @@ function encodeKeyPart(k: unknown, operator?: string): string {
   throw unhashable(k, operator);
 }
 
+/**
+ * The key a normalized key stands for: `denormalizeKey(normalizeKey(k))` equals `k` (tuples come
+ * back as arrays). Used where only the stored form is at hand, e.g. when a timer fires.
+ */
+export function denormalizeKey(key: NormalizedKey): Key {
+  if (typeof key !== 'string' || key.charCodeAt(0) !== 0) return key;
+  if (key.charCodeAt(1) === 0x73 /* s */ && key.startsWith('\u0000s')) return key.slice(2);
+  const [value, end] = parseTuple(key, 0);
+  if (end !== key.length) throw new RangeError(`not a normalized key: ${JSON.stringify(key)}`);
+  return value;
+}
+
+/** Parses `\u0000[part\u0001part...]` starting at `at`; returns the tuple and the index after it. */
+function parseTuple(s: string, at: number): [Key[], number] {
+  if (s.charCodeAt(at) !== 0 || s[at + 1] !== '[') throw new RangeError(`not a normalized tuple at ${at}`);
+  const out: Key[] = [];
+  let i = at + 2;
+  if (s[i] === ']') return [out, i + 1];
+  for (;;) {
+    const tag = s[i];
+    if (tag === 's') {
+      const colon = s.indexOf(':', i);
+      const len = Number(s.slice(i + 1, colon));
+      out.push(s.slice(colon + 1, colon + 1 + len));
+      i = colon + 1 + len;
+    } else if (tag === 'a') {
+      const [inner, end] = parseTuple(s, i + 1);
+      out.push(inner);
+      i = end;
+    } else {
+      let j = i + 1;
+      while (j < s.length && s.charCodeAt(j) !== 1 && s[j] !== ']') j++;
+      const text = s.slice(i + 1, j);
+      out.push(tag === 'b' ? BigInt(text) : Number(text));
+      i = j;
+    }
+    if (s[i] === ']') return [out, i + 1];
+    if (s.charCodeAt(i) !== 1) throw new RangeError(`not a normalized tuple at ${i}`);
+    i++;
+  }
+}
+
 /** The key group (0..maxParallelism-1) a key belongs to. */
 export function keyGroupOf(key: unknown, maxParallelism: number, operator?: string): number {
   return keyGroupForHash(hashKey(key, operator), maxParallelism);

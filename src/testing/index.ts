@@ -3,6 +3,8 @@ export { OperatorHarness } from './operator-harness.ts';
 export type { OperatorHarnessOptions, TimestampedValue } from './operator-harness.ts';
 export { ProcessFunctionHarness } from './process-function-harness.ts';
 export type { FunctionHarnessOptions } from './process-function-harness.ts';
+export { TwoInputOperatorHarness } from './two-input-harness.ts';
+export type { TwoInputOperatorHarnessOptions } from './two-input-harness.ts';
 export { ManualClock } from '../time/clock.ts';
 export type { OperatorSnapshot, StreamOperator, OperatorContext, Output } from '../operators/operator.ts';
 export type { KeyedStateBackend, KeyedStateSnapshot } from '../state/heap-keyed-state-backend.ts';

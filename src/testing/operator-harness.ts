@@ -1,5 +1,6 @@
 // The public operator test harness: drive one operator instance (or a user function) by hand, without NATS.
 import type { OutputTag } from '../api/output-tag.ts';
+import { isDeepStrictEqual } from 'node:util';
 import { EddyError } from '../errors.ts';
 import type { OperatorContext, OperatorSnapshot, Output, StreamOperator } from '../operators/operator.ts';
 import { attributeError } from '../operators/operator-chain.ts';
@@ -226,9 +227,15 @@ export class OperatorHarness<IN, OUT> {
     let withOperatorState = 0;
     for (const s of snapshots) {
       if (s.operator !== undefined) {
-        if (++withOperatorState > 1)
-          throw new EddyError('EDDY_STATE_MISMATCH', 'OperatorHarness.mergeSnapshots: more than one snapshot holds operator (non-keyed) state; it cannot be merged');
+        // Identical operator state (e.g. broadcast state, the same on every subtask) merges to one copy.
+        if (++withOperatorState > 1 && !isDeepStrictEqual(merged.operator, s.operator))
+          throw new EddyError('EDDY_STATE_MISMATCH', 'OperatorHarness.mergeSnapshots: snapshots hold different operator (non-keyed) state; it cannot be merged');
         merged.operator = s.operator;
+      }
+      if (s.timers !== undefined) {
+        merged.timers ??= { event: [], processing: [] };
+        merged.timers.event.push(...s.timers.event);
+        merged.timers.processing.push(...s.timers.processing);
       }
       const k = s.keyed;
       if (k === undefined) continue;

@@ -326,3 +326,19 @@ describe('hash stability', () => {
     expect(JSON.parse(out)).toEqual(FROZEN.map(([, h]) => h));
   });
 });
+
+describe('denormalizeKey', () => {
+  it('gives back the key a normalized key stands for', async () => {
+    const { denormalizeKey } = await import('../../src/state/key-group.ts');
+    const controlString = fc.stringMatching(/^[\u0000\u0001\[\]sna:0-9]{0,8}$/);
+    const { key: trickyKey } = fc.letrec<{ key: Key }>((tie) => ({
+      key: fc.oneof({ depthSize: 'small' }, controlString, scalarKey, fc.array(tie('key'), { maxLength: 4 })),
+    }));
+    fc.assert(
+      fc.property(trickyKey, (k) => {
+        expect(sameKey(denormalizeKey(normalizeKey(k)), k)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

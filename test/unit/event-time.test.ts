@@ -208,3 +208,25 @@ describe('keyed timers', () => {
     expect(e.message).toMatch(/"forgetful" registered a timer but its function has no onTimer/);
   });
 });
+
+describe('timers of tuple keys', () => {
+  it('onTimer sees the original tuple key and its state', async () => {
+    const h = ProcessFunctionHarness.forKeyedProcessFunction<{ k: [string, number]; at: number }, [string, number], string>(
+      {
+        processElement(e, ctx) {
+          ctx.getState(new ValueStateDescriptor('n', 0)).update(7);
+          ctx.timerService().registerEventTimeTimer(e.at);
+        },
+        onTimer(ts, ctx, out) {
+          out.collect(`${JSON.stringify(ctx.getCurrentKey())}@${ts}:${ctx.getState(new ValueStateDescriptor('n', 0)).value()}`);
+        },
+      },
+      (e) => e.k,
+    );
+    await h.open();
+    h.processElement({ k: ['a', 1], at: 5 });
+    h.processElement({ k: ['\u0000x', 2], at: 6 });
+    h.processWatermark(10);
+    expect(h.getOutput()).toEqual(['["a",1]@5:7', '["\\u0000x",2]@6:7']);
+  });
+});

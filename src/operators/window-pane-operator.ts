@@ -1,0 +1,307 @@
+// Tumbling and sliding windows aggregated per slide (panes): O(1) per record and (amortized) per firing.
+import type { Collector } from '../api/functions.ts';
+import type { OutputTag } from '../api/output-tag.ts';
+import type { SlicedWindowLayout } from '../api/windowing/assigners.ts';
+import { TimeWindow } from '../api/windowing/windows.ts';
+import { EddyError } from '../errors.ts';
+import { ValueStateDescriptor, type AggregateFunction, type ReduceFunction, type ValueState } from '../state/descriptors.ts';
+import type { KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import { denormalizeKey, type NormalizedKey } from '../state/key-group.ts';
+import type { Cancelable } from '../time/clock.ts';
+import { NO_TIMESTAMP } from '../time/watermark.ts';
+import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import type { OperatorSnapshot } from './operator.ts';
+import { WindowFunctionContext, type WindowFunctionObject } from './window-functions.ts';
+import { dropOldest, firstPaneFrom, lowerBound, newPaneState, PaneCombiner, windowAccumulator, WindowSchedule, type PaneState } from './window-panes.ts';
+import { NamespacedStateStore } from './window-state.ts';
+
+/** What the pane operator is built from (functions already copied for this instance). */
+export interface PaneWindowSpec<IN, K> {
+  layout: SlicedWindowLayout;
+  eventTime: boolean;
+  allowedLateness: number;
+  lateTag: OutputTag<IN> | undefined;
+  keySelector: (value: IN) => K;
+  /** Exactly one of reduce / aggregate. */
+  reduce: ReduceFunction<IN> | undefined;
+  aggregate: AggregateFunction<IN, any, any> | undefined;
+  windowFn: WindowFunctionObject<any, any, K, TimeWindow> | undefined;
+}
+
+/**
+ * Windows of `size = n * slide` (tumbling: n = 1) with the default event- or processing-time trigger,
+ * computed from per-slide partial results ("panes", `[k * slide + offset, (k + 1) * slide + offset)`):
+ * a record updates the one pane its timestamp falls in, and window `j` (panes `j - n + 1 .. j`, ending
+ * at `(j + 1) * slide + offset`) is combined when it fires. Firings per key come in window order, so
+ * the combination keeps a two-stack sliding aggregate: a few `merge`/`reduce` calls per firing
+ * whatever n is. Observable behaviour is that of Flink's WindowOperator with EventTimeTrigger /
+ * ProcessingTimeTrigger (lateness, late firings, side output, cleanup at `maxTimestamp + lateness`),
+ * provided `reduce` and `merge` are associative and commutative.
+ *
+ * Instead of a timer per key and window, each key is listed under its next window to fire and under
+ * the window whose cleanup drops its oldest pane (WindowSchedule); the lists are rebuilt from keyed
+ * state on restore, so snapshots hold keyed state only.
+ */
+export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, OUT> implements Collector<OUT> {
+  private readonly size: number;
+  private readonly slide: number;
+  private readonly offset: number;
+  private readonly n: number;
+  private readonly lateness: number;
+  private readonly eventTime: boolean;
+  private readonly combiner: PaneCombiner<IN, any>;
+  private readonly fires = new WindowSchedule();
+  private readonly cleanups = new WindowSchedule();
+  private backend!: KeyedStateBackend;
+  private state!: ValueState<PaneState<any> | undefined>;
+  private fnCtx: WindowFunctionContext<TimeWindow> | undefined;
+  private perWindow: NamespacedStateStore | undefined;
+  private emitTs = 0;
+  private scheduled: { at: number; handle: Cancelable } | undefined;
+  private restored = false;
+
+  constructor(
+    name: string,
+    private readonly spec: PaneWindowSpec<IN, K>,
+  ) {
+    super(name);
+    ({ size: this.size, slide: this.slide, offset: this.offset } = spec.layout);
+    this.n = this.size / this.slide;
+    this.eventTime = spec.eventTime;
+    // Processing time: cleanup at maxTimestamp (Flink ignores allowed lateness there).
+    this.lateness = spec.eventTime ? spec.allowedLateness : 0;
+    this.combiner = new PaneCombiner<IN, any>(spec.reduce, spec.aggregate);
+    if (!Number.isInteger(this.n) || (this.n > 1 && !this.combiner.canCombine()))
+      throw new EddyError('EDDY_INTERNAL', `operator "${name}": panes need size % slide === 0 and a combinable function`);
+  }
+
+  override initializeState(snapshot: OperatorSnapshot | undefined): void {
+    super.initializeState(snapshot);
+    this.restored = snapshot?.keyed !== undefined;
+  }
+
+  override async open(): Promise<void> {
+    const backend = this.ctx.keyedState;
+    if (backend === undefined) throw new EddyError('EDDY_CONFIG', `operator "${this.name}" needs a keyed stream; call keyBy(...) before window(...)`, { operator: this.name });
+    this.backend = backend;
+    this.state = backend.getState(new ValueStateDescriptor<PaneState<any> | undefined>('_window-panes', undefined));
+    if (this.restored) this.rebuildSchedules();
+    const fn = this.spec.windowFn;
+    if (fn !== undefined) {
+      this.perWindow = new NamespacedStateStore(backend, '_window-state:', this.name);
+      this.fnCtx = new WindowFunctionContext<TimeWindow>(
+        { currentProcessingTime: () => this.ctx.clock.now(), currentWatermark: () => this.watermark, collectSide: (tag, v, ts) => this.out.collectSide(tag, v, ts) },
+        this.perWindow,
+        { getState: (d) => this.keyedStateFor(d) },
+      );
+      await openFunction(fn, this.runtimeContext());
+    }
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.scheduled?.handle.cancel();
+    this.scheduled = undefined;
+    if (this.spec.windowFn !== undefined) await closeFunction(this.spec.windowFn);
+  }
+
+  collect(value: OUT): void {
+    this.out.collect(value, this.emitTs);
+  }
+
+  /** The last timestamp of window j (panes j - n + 1 .. j). */
+  private maxTs(j: number): number {
+    return (j + 1) * this.slide + this.offset - 1;
+  }
+
+  processElement(value: IN, timestamp: number): void {
+    this.backend.setCurrentKey(this.spec.keySelector(value));
+    let t: number;
+    if (this.eventTime) {
+      if (timestamp === NO_TIMESTAMP || Number.isNaN(timestamp))
+        throw new EddyError('EDDY_CONFIG', `operator "${this.name}" has event-time windows but a record has no timestamp; call assignTimestampsAndWatermarks(...) before the window`, {
+          operator: this.name,
+        });
+      t = timestamp;
+    } else t = this.ctx.clock.now();
+    const p = Math.floor((t - this.offset) / this.slide);
+    const n = this.n;
+    const wm = this.watermark;
+    // Every window of the pane is past its allowed lateness: the element is late (t <= the last window's end).
+    if (this.eventTime && this.maxTs(p + n - 1) + this.lateness <= wm) {
+      if (this.spec.lateTag !== undefined) this.out.collectSide(this.spec.lateTag, value, timestamp);
+      else this.ctx.metrics.inc('numLateRecordsDropped');
+      return;
+    }
+    let st = this.state.value();
+    if (st === undefined) this.state.update((st = newPaneState()));
+    const idx = st.idx;
+    const last = idx.length - 1;
+    const pos = last >= st.h && idx[last] === p ? last : lowerBound(idx, p, st.h);
+    if (pos < idx.length && idx[pos] === p) st.acc[pos] = this.combiner.add(st.acc[pos], value);
+    else {
+      if (pos === idx.length) {
+        idx.push(p);
+        st.acc.push(this.combiner.add(undefined, value));
+      } else {
+        idx.splice(pos, 0, p);
+        st.acc.splice(pos, 0, this.combiner.add(undefined, value));
+      }
+      this.schedulePane(st, p, wm);
+    }
+    // A pane already folded into the running result changed: recompute the next firing from the panes.
+    if (p < st.be) st.dirty = true;
+    if (this.eventTime) {
+      // Windows of this pane that already fired but are within the allowed lateness fire again now
+      // (EventTimeTrigger.onElement), latest window first as Flink lists them.
+      if (this.maxTs(p) <= wm)
+        for (let j = p + n - 1; j >= p; j--) if (this.maxTs(j) <= wm && this.maxTs(j) + this.lateness > wm) this.fire(this.backend.getCurrentKey(), st, j, false);
+    } else if (p <= st.lf) this.addToRefiredWindow(st, p, value);
+  }
+
+  /** A new pane: list the key under its first unfired window and under its oldest pane's cleanup. */
+  private schedulePane(st: PaneState<any>, p: number, wm: number): void {
+    const key = this.backend.getCurrentKey();
+    // The first window holding p that has not fired: by the watermark, or (processing time) after the last fired.
+    const first = Math.max(p, this.eventTime ? Math.floor((wm + 1 - this.offset) / this.slide) : st.lf + 1);
+    if (first <= p + this.n - 1 && first < st.nj) {
+      st.nj = first;
+      this.fires.add(first, key);
+    }
+    const oldest = st.idx[st.h]! + this.n - 1;
+    if (oldest < st.cj) {
+      st.cj = oldest;
+      this.cleanups.add(oldest, key);
+    }
+    if (!this.eventTime) this.scheduleClock();
+  }
+
+  /**
+   * Processing time, in the millisecond a window of this pane fired and was cleared: as in Flink, the
+   * window starts afresh and fires once more with what arrives now.
+   */
+  private addToRefiredWindow(st: PaneState<any>, j: number, value: IN): void {
+    const extra = (st.extra ??= []);
+    const e = extra.find((x) => x[0] === j);
+    if (e !== undefined) e[1] = this.combiner.add(e[1], value);
+    else {
+      extra.push([j, this.combiner.add(undefined, value)]);
+      this.fires.add(j, this.backend.getCurrentKey());
+      this.scheduleClock();
+    }
+  }
+
+  override processWatermark(watermark: number): void {
+    this.watermark = watermark;
+    if (this.eventTime) this.runDue(watermark);
+    super.processWatermark(watermark);
+  }
+
+  /** Fires every window whose end `time` passed, then drops the panes past their cleanup time. */
+  private runDue(time: number): void {
+    const n = this.n;
+    const backend = this.backend;
+    const saved = backend.getCurrentKey();
+    while (this.fires.peek() !== Infinity && this.maxTs(this.fires.peek()) <= time) {
+      const j = this.fires.peek();
+      for (const key of this.fires.take()) {
+        backend.setCurrentNormalizedKey(key);
+        const st = this.state.value();
+        if (st === undefined) continue;
+        if (st.extra !== undefined) this.fireRefired(key, st, j);
+        if (st.nj !== j) continue;
+        this.fire(key, st, j, true);
+        st.lf = j;
+        // The next window with panes: the first pane not older than window j + 1's start.
+        const next = Math.max(j + 1, firstPaneFrom(st, j - n + 2));
+        st.nj = next;
+        if (next !== Infinity) this.fires.add(next, key);
+      }
+    }
+    while (this.cleanups.peek() !== Infinity && this.maxTs(this.cleanups.peek()) + this.lateness <= time) {
+      const j = this.cleanups.peek();
+      for (const key of this.cleanups.take()) {
+        backend.setCurrentNormalizedKey(key);
+        const st = this.state.value();
+        if (st === undefined || st.cj !== j) continue;
+        let k = st.h;
+        while (k < st.idx.length && this.maxTs(st.idx[k]! + n - 1) + this.lateness <= time) k++;
+        dropOldest(st, k - st.h);
+        if (st.h === st.idx.length && st.extra === undefined) {
+          this.state.clear();
+          continue;
+        }
+        st.cj = st.h < st.idx.length ? st.idx[st.h]! + n - 1 : Infinity;
+        if (st.cj !== Infinity) this.cleanups.add(st.cj, key);
+      }
+    }
+    backend.setCurrentNormalizedKey(saved);
+  }
+
+  private fireRefired(key: NormalizedKey, st: PaneState<any>, j: number): void {
+    const at = st.extra!.findIndex((x) => x[0] === j);
+    if (at < 0) return;
+    const [, acc] = st.extra!.splice(at, 1)[0]!;
+    if (st.extra!.length === 0) st.extra = undefined;
+    this.emit(key, j, acc);
+    if (st.extra === undefined && st.h === st.idx.length) this.state.clear();
+  }
+
+  /** Emits window j: `ordered` firings go through the two-stack aggregate, late ones combine their panes directly. */
+  private fire(key: NormalizedKey, st: PaneState<any>, j: number, ordered: boolean): void {
+    const a = j - this.n + 1;
+    const acc = ordered && this.n > 1 ? windowAccumulator(st, this.combiner, a, j + 1) : this.combiner.combineRange(st, a, j + 1);
+    if (acc !== undefined) this.emit(key, j, acc);
+  }
+
+  private emit(key: NormalizedKey, j: number, acc: unknown): void {
+    const result = this.combiner.result(acc);
+    this.emitTs = this.maxTs(j);
+    const fn = this.spec.windowFn;
+    if (fn === undefined) {
+      this.out.collect(result as OUT, this.emitTs);
+      return;
+    }
+    const start = (j - this.n + 1) * this.slide + this.offset;
+    this.fnCtx!.current = new TimeWindow(start, start + this.size);
+    this.perWindow!.ns = start;
+    fn.process(denormalizeKey(key) as K, this.fnCtx!, [result], this);
+  }
+
+  /** Processing time: one clock callback at the earliest due window end. */
+  private scheduleClock(): void {
+    const at = Math.min(this.maxTs(this.fires.peek()), this.maxTs(this.cleanups.peek()));
+    if (at === Infinity) return;
+    if (this.scheduled !== undefined) {
+      if (this.scheduled.at <= at) return;
+      this.scheduled.handle.cancel();
+    }
+    const clock = this.ctx.clock;
+    this.scheduled = {
+      at,
+      handle: clock.schedule(at - clock.now(), () => {
+        this.scheduled = undefined;
+        try {
+          this.runDue(clock.now());
+        } catch (e) {
+          this.ctx.failTask(e);
+          return;
+        }
+        this.scheduleClock();
+      }),
+    };
+  }
+
+  /** After a restore: list every key again under its next firing and cleanup (and re-firings). */
+  private rebuildSchedules(): void {
+    const backend = this.backend;
+    for (const key of backend.keys('_window-panes')) {
+      backend.setCurrentNormalizedKey(key);
+      const st = this.state.value()!;
+      if (st.nj !== Infinity) this.fires.add(st.nj, key);
+      if (st.cj !== Infinity) this.cleanups.add(st.cj, key);
+      for (const [j] of st.extra ?? []) this.fires.add(j, key);
+    }
+    if (!this.eventTime) this.scheduleClock();
+  }
+}
