@@ -84,11 +84,12 @@ describe('hashKey', () => {
     );
   });
 
-  it('normalizeKey leaves scalars as they are and turns arrays into strings', () => {
+  it('normalizeKey leaves scalars as they are (but strings starting with U+0000) and turns arrays into strings', () => {
     fc.assert(
       fc.property(anyKey, (k) => {
         const n = normalizeKey(k);
         if (Array.isArray(k)) expect(typeof n).toBe('string');
+        else if (typeof k === 'string' && k.charCodeAt(0) === 0) expect(n).toBe('\u0000s' + k);
         else expect(Object.is(n, k)).toBe(true);
       }),
       RUNS,
