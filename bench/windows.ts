@@ -1,8 +1,21 @@
 // The "windows" suite: sliding-window (panes) and session-window aggregations in eddy vs plain loops in the same run.
 //   sliding: generator -> timestamps -> keyBy (NATS) -> SlidingEventTimeWindows(10 s, slide) -> aggregate -> sink,
 //            ~10k keys, at slide 2 s and 100 ms (size/slide 5 and 100): the cost per record must stay flat.
+//            For scale, one run of the same job on the general (Flink-style, per-window) operator.
 //   session: generator -> timestamps -> keyBy (NATS) -> EventTimeSessionWindows(1 s) -> aggregate -> sink.
-import { EventTimeSessionWindows, SlidingEventTimeWindows, StreamEnvironment, WatermarkStrategy, type AggregateFunction, type Sink } from '../index.ts';
+import {
+  EventTimeSessionWindows,
+  SlidingEventTimeWindows,
+  StreamEnvironment,
+  Trigger,
+  WatermarkStrategy,
+  type AggregateFunction,
+  type OnMergeContext,
+  type Sink,
+  type TimeWindow,
+  type TriggerContext,
+  type TriggerResult,
+} from '../index.ts';
 import { CpuMeter } from './cpu.ts';
 import type { BenchContext, Comparison, Measurement, SuiteResult } from './report.ts';
 import { compare, fmtRate, summarize } from './report.ts';
@@ -63,16 +76,43 @@ function checkSink(check: WindowCheck): Sink<[number, number]> {
 const SLIDING_EVENTS_PER_MS = 1000;
 const slidingEvent = (i: number): Event => ({ key: i % KEYS, v: (i * 7) % 100, ts: Math.floor(i / SLIDING_EVENTS_PER_MS) });
 
-export async function slidingEddy(ctx: Pick<BenchContext, 'natsUrl' | 'stateDir'>, n: number, slide: number): Promise<WindowCheck> {
+/** The default trigger under another class: the window then runs on the general (per-window, Flink-style) operator. */
+class SameAsDefault extends Trigger<unknown, TimeWindow> {
+  constructor(private readonly inner: Trigger<unknown, TimeWindow>) {
+    super();
+  }
+  onElement(e: unknown, ts: number, w: TimeWindow, c: TriggerContext): TriggerResult {
+    return this.inner.onElement(e, ts, w, c);
+  }
+  onEventTime(t: number, w: TimeWindow, c: TriggerContext): TriggerResult {
+    return this.inner.onEventTime(t, w, c);
+  }
+  onProcessingTime(t: number, w: TimeWindow, c: TriggerContext): TriggerResult {
+    return this.inner.onProcessingTime(t, w, c);
+  }
+  clear(w: TimeWindow, c: TriggerContext): void {
+    this.inner.clear(w, c);
+  }
+  override canMerge(): boolean {
+    return true;
+  }
+  override onMerge(w: TimeWindow, c: OnMergeContext): void {
+    this.inner.onMerge(w, c);
+  }
+}
+
+/** The sliding job; `general` runs it on the general operator (every record updates size/slide windows). */
+export async function slidingEddy(ctx: Pick<BenchContext, 'natsUrl' | 'stateDir'>, n: number, slide: number, general = false): Promise<WindowCheck> {
   const check = emptyCheck();
   const env = StreamEnvironment.create({ parallelism: 1, nats: ctx.natsUrl, stateDir: ctx.stateDir });
-  env
+  const assigner = SlidingEventTimeWindows.of(SIZE, slide);
+  const windowed = env
     .fromGenerator(n, slidingEvent)
     .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<Event>().withTimestampAssigner((e) => e.ts))
     .keyBy((e) => e.key)
-    .window(SlidingEventTimeWindows.of(SIZE, slide))
-    .aggregate(sumCount)
-    .sinkTo(checkSink(check));
+    .window(assigner);
+  if (general) windowed.trigger(new SameAsDefault(assigner.getDefaultTrigger()));
+  windowed.aggregate(sumCount).sinkTo(checkSink(check));
   const r = await env.execute('bench-sliding');
   if (r.status !== 'finished') throw new Error(`sliding job ended ${r.status}`);
   return check;
@@ -278,6 +318,21 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
       `${ns(100).toFixed(0)} ns/record at 100 ms (100 panes, ${windowsFired.get(100)} windows): x${(ns(100) / ns(2_000)).toFixed(2)}, ` +
       `i.e. ~${perWindow.toFixed(0)} ns per extra window fired and emitted`,
   );
+
+  // For scale: the same job on the general operator, which updates every window of a record (one run each, fewer events).
+  const generalN = Math.max(20_000, Math.round(slidingN / 10));
+  for (const slide of [2_000, 100]) {
+    const loop = slidingLoop(generalN, slide);
+    const figures: string[] = [];
+    for (const general of [false, true]) {
+      const g = await measure(ctx, generalN, () => slidingEddy(ctx, generalN, slide, general));
+      if (!sameCheck(g.check, loop)) throw new Error(`sliding (${general ? 'general' : 'pane'} operator): ${fmtCheck(g.check)} vs the plain loop's ${fmtCheck(loop)}`);
+      const nsPer = Math.round(1e9 / g.m.eventsPerSecond);
+      params[`sliding.${general ? 'generalOperator' : 'paneOperator'}.${generalN}events.nsPerRecord.${slide}ms`] = nsPer;
+      figures.push(`${general ? 'general' : 'panes'} ${nsPer} ns/record`);
+    }
+    ctx.log(`sliding ${slide} ms, ${generalN.toLocaleString('en-US')} events, panes vs the general operator (no panes): ${figures.join(', ')}`);
+  }
 
   ctx.log(`session: EventTimeSessionWindows(${GAP}) aggregate, ${KEYS} keys, ${sessionN.toLocaleString('en-US')} events, warm-up + best of ${ctx.runs}`);
   const s = await pair(ctx, 'session', sessionN, () => sessionEddy(ctx, sessionN), () => sessionLoop(sessionN));
