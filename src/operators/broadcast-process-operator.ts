@@ -6,13 +6,10 @@ import type {
   KeyedBroadcastOnTimerContext,
   KeyedBroadcastProcessFunctionLike,
 } from '../api/broadcast-functions.ts';
-import type { Collector, TimerService } from '../api/functions.ts';
-import type { OutputTag } from '../api/output-tag.ts';
 import { EddyError } from '../errors.ts';
 import { BroadcastStateStore, type BroadcastState, type BroadcastStateSnapshot } from '../state/broadcast-state.ts';
 import type { MapStateDescriptor, StateDescriptor, StateOf } from '../state/descriptors.ts';
-import { NO_TIMESTAMP } from '../time/watermark.ts';
-import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import { ProcessContextOperator } from './process-context-operator.ts';
 import type { OperatorSnapshot } from './operator.ts';
 import type { TimeDomain } from './timer-service.ts';
 
@@ -44,12 +41,9 @@ interface BroadcastOperatorState {
  * ```
  */
 export class BroadcastProcessOperator<IN1, IN2, OUT>
-  extends AbstractStreamOperator<IN1, OUT>
-  implements Collector<OUT>, KeyedBroadcastOnTimerContext<unknown>, KeyedBroadcastContext<unknown>, TimerService
+  extends ProcessContextOperator<IN1, OUT>
+  implements KeyedBroadcastOnTimerContext<unknown>, KeyedBroadcastContext<unknown>
 {
-  private ts = NO_TIMESTAMP;
-  private key: unknown = undefined;
-  private domain: TimeDomain | undefined;
   /** True while `processBroadcastElement` runs: the only time broadcast state may be written. */
   private writable = false;
   private store!: BroadcastStateStore;
@@ -62,7 +56,7 @@ export class BroadcastProcessOperator<IN1, IN2, OUT>
     private readonly descriptors: readonly MapStateDescriptor<any, any>[],
     private readonly keySelector?: (value: IN1) => unknown,
   ) {
-    super(name);
+    super(name, fn);
     this.fn = fn as KeyedBroadcastProcessFunctionLike<unknown, IN1, IN2, OUT>;
   }
 
@@ -73,22 +67,14 @@ export class BroadcastProcessOperator<IN1, IN2, OUT>
     const state = snapshot?.operator as BroadcastOperatorState | undefined;
     if (state !== undefined) this.store.restore(state.broadcast);
   }
-  override open(): Promise<void> {
-    return openFunction(this.fn, this.runtimeContext());
-  }
   processElement(value: IN1, timestamp: number): void {
-    this.ts = timestamp;
-    this.domain = undefined;
     this.writable = false;
-    if (this.keySelector !== undefined) {
-      this.key = this.keySelector(value);
-      this.ctx.keyedState!.setCurrentKey(this.key);
-    }
+    this.enterRecord(value, timestamp, this.keySelector);
     this.fn.processElement(value, this, this);
   }
   processElement2(value: IN2, timestamp: number): void {
-    this.ts = timestamp;
-    this.domain = undefined;
+    // The broadcast side has no key: only the timestamp changes.
+    this.enterRecord(value, timestamp, undefined);
     this.writable = true;
     try {
       this.fn.processBroadcastElement(value, this, this);
@@ -97,24 +83,14 @@ export class BroadcastProcessOperator<IN1, IN2, OUT>
     }
   }
   protected override onTimer(timestamp: number, domain: TimeDomain): void {
-    const onTimer = this.fn.onTimer;
-    if (onTimer === undefined)
-      throw new EddyError('EDDY_USER_FUNCTION', `operator "${this.name}" registered a timer but its function has no onTimer method`, { operator: this.name });
-    this.ts = domain === 'EVENT_TIME' ? timestamp : NO_TIMESTAMP;
-    this.domain = domain;
     this.writable = false;
-    this.key = denormalizeKey(this.ctx.keyedState!.getCurrentKey());
-    onTimer.call(this.fn, timestamp, this, this);
+    this.enterTimer(timestamp, domain, this.fn.onTimer).call(this.fn, timestamp, this, this);
   }
   override snapshotState(): OperatorSnapshot {
     const snapshot = super.snapshotState();
     const state: BroadcastOperatorState = { broadcast: this.store.snapshot() };
     snapshot.operator = state;
     return snapshot;
-  }
-  override async close(): Promise<void> {
-    await super.close();
-    await closeFunction(this.fn);
   }
 
   // ---- the context ----
@@ -143,44 +119,5 @@ export class BroadcastProcessOperator<IN1, IN2, OUT>
     } finally {
       backend.setCurrentNormalizedKey(previous);
     }
-  }
-  collect(value: OUT): void {
-    this.out.collect(value, this.ts);
-  }
-  timestamp(): number | undefined {
-    return this.ts === NO_TIMESTAMP ? undefined : this.ts;
-  }
-  output<X>(tag: OutputTag<X>, value: X): void {
-    this.out.collectSide(tag, value, this.ts);
-  }
-  getCurrentKey(): unknown {
-    return this.key;
-  }
-  timeDomain(): TimeDomain {
-    return this.domain ?? 'EVENT_TIME';
-  }
-  getState<D extends StateDescriptor>(d: D): StateOf<D> {
-    return this.keyedStateFor(d);
-  }
-  timerService(): TimerService {
-    return this;
-  }
-  currentProcessingTime(): number {
-    return this.ctx.clock.now();
-  }
-  currentWatermark(): number {
-    return this.watermark;
-  }
-  registerEventTimeTimer(timestamp: number): void {
-    this.timers().registerEventTimeTimer(timestamp);
-  }
-  registerProcessingTimeTimer(timestamp: number): void {
-    this.timers().registerProcessingTimeTimer(timestamp);
-  }
-  deleteEventTimeTimer(timestamp: number): void {
-    this.timers().deleteEventTimeTimer(timestamp);
-  }
-  deleteProcessingTimeTimer(timestamp: number): void {
-    this.timers().deleteProcessingTimeTimer(timestamp);
   }
 }
