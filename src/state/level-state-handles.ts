@@ -1,0 +1,150 @@
+// The state handles of the LevelDB keyed state backend: each reads and writes the backend's current key.
+import type {
+  AggregatingState,
+  ListState,
+  MapState,
+  ReducingState,
+  StateKind,
+  ValueState,
+} from './descriptors.ts';
+import type { LevelKeyedStateBackend } from './level-keyed-state-backend.ts';
+
+const EMPTY: readonly never[] = Object.freeze([]);
+
+export abstract class LevelStateBase {
+  constructor(
+    protected readonly b: LevelKeyedStateBackend,
+    protected readonly name: string,
+    protected readonly prefix: Buffer,
+    protected readonly kind: StateKind,
+  ) {}
+  protected get raw(): any {
+    return this.b.read(this.name, this.prefix, this.kind);
+  }
+  protected set(v: unknown): void {
+    this.b.write(this.name, this.b.getCurrentKey(), v);
+  }
+  clear(): void {
+    this.set(undefined);
+  }
+}
+
+export class LevelValueState<T> extends LevelStateBase implements ValueState<T> {
+  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer, private readonly defaultValue: T) {
+    super(b, name, prefix, 'value');
+  }
+  value(): T {
+    const v = this.raw;
+    if (v !== undefined) return v;
+    const d = this.defaultValue;
+    return d !== null && typeof d === 'object' ? structuredClone(d) : d;
+  }
+  update(value: T): void {
+    this.set(value);
+  }
+}
+
+export class LevelListState<T> extends LevelStateBase implements ListState<T> {
+  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer) {
+    super(b, name, prefix, 'list');
+  }
+  get(): readonly T[] {
+    return this.raw ?? EMPTY;
+  }
+  add(value: T): void {
+    const list: T[] | undefined = this.raw;
+    if (list === undefined) this.set([value]);
+    else {
+      list.push(value);
+      this.set(list);
+    }
+  }
+  addAll(values: Iterable<T>): void {
+    const add = [...values];
+    if (add.length === 0) return;
+    const list: T[] | undefined = this.raw;
+    if (list === undefined) this.set(add);
+    else {
+      for (const v of add) list.push(v);
+      this.set(list);
+    }
+  }
+  update(values: Iterable<T>): void {
+    const list = [...values];
+    this.set(list.length === 0 ? undefined : list);
+  }
+}
+
+export class LevelMapState<K, V> extends LevelStateBase implements MapState<K, V> {
+  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer) {
+    super(b, name, prefix, 'map');
+  }
+  private map(): Map<K, V> | undefined {
+    return this.raw;
+  }
+  get(key: K): V | undefined {
+    return this.map()?.get(key);
+  }
+  put(key: K, value: V): void {
+    const m = this.map() ?? new Map<K, V>();
+    m.set(key, value);
+    this.set(m);
+  }
+  putAll(entries: Iterable<readonly [K, V]>): void {
+    const m = this.map() ?? new Map<K, V>();
+    for (const [k, v] of entries) m.set(k, v);
+    this.set(m.size === 0 ? undefined : m);
+  }
+  remove(key: K): void {
+    const m = this.map();
+    if (m === undefined || !m.delete(key)) return;
+    this.set(m.size === 0 ? undefined : m);
+  }
+  contains(key: K): boolean {
+    return this.map()?.has(key) ?? false;
+  }
+  entries(): IterableIterator<[K, V]> {
+    return (this.map() ?? new Map<K, V>()).entries();
+  }
+  keys(): IterableIterator<K> {
+    return (this.map() ?? new Map<K, V>()).keys();
+  }
+  values(): IterableIterator<V> {
+    return (this.map() ?? new Map<K, V>()).values();
+  }
+  isEmpty(): boolean {
+    return (this.map()?.size ?? 0) === 0;
+  }
+}
+
+export class LevelReducingState<T> extends LevelStateBase implements ReducingState<T> {
+  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer, private readonly reduce: (a: T, b: T) => T) {
+    super(b, name, prefix, 'reducing');
+  }
+  get(): T | undefined {
+    return this.raw;
+  }
+  add(value: T): void {
+    const cur: T | undefined = this.raw;
+    this.set(cur === undefined ? value : this.reduce(cur, value));
+  }
+}
+
+export class LevelAggregatingState<IN, ACC, OUT> extends LevelStateBase implements AggregatingState<IN, OUT> {
+  constructor(
+    b: LevelKeyedStateBackend,
+    name: string,
+    prefix: Buffer,
+    private readonly fn: { createAccumulator(): ACC; add(v: IN, acc: ACC): ACC; getResult(acc: ACC): OUT },
+  ) {
+    super(b, name, prefix, 'aggregating');
+  }
+  get(): OUT | undefined {
+    const acc: ACC | undefined = this.raw;
+    return acc === undefined ? undefined : this.fn.getResult(acc);
+  }
+  add(value: IN): void {
+    const acc: ACC | undefined = this.raw;
+    this.set(this.fn.add(value, acc === undefined ? this.fn.createAccumulator() : acc));
+  }
+}
