@@ -13,7 +13,8 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from './descriptors.ts';
-import { keyGroupOfNormalized, normalizeKey, type NormalizedKey } from './key-group.ts';
+import { normalizeKey, type NormalizedKey } from './key-group.ts';
+import { restoredStates } from './restored-state.ts';
 
 /** Plain data a keyed state backend snapshots to and restores from (msgpack-able). */
 export interface KeyedStateSnapshot {
@@ -106,24 +107,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   restore(snapshots: readonly KeyedStateSnapshot[], range: { start: number; end: number }): void {
-    for (const snap of snapshots) {
-      if (snap.maxParallelism !== this.maxParallelism)
-        throw new EddyError(
-          'EDDY_STATE_MISMATCH',
-          `operator "${this.operatorName}": state was written with maxParallelism ${snap.maxParallelism}, the job now has ${this.maxParallelism}; keep maxParallelism unchanged across restores`,
-          { operator: this.operatorName },
-        );
-      for (const s of snap.states) {
-        let entry = this.tables.get(s.name);
-        if (entry === undefined) {
-          entry = { kind: s.kind, table: new Map(), handle: undefined };
-          this.tables.set(s.name, entry);
-        } else if (entry.kind !== s.kind) throw this.kindMismatch(s.name, entry.kind, s.kind);
-        for (const [k, v] of s.entries) {
-          const g = keyGroupOfNormalized(k, this.maxParallelism);
-          if (g >= range.start && g <= range.end) entry.table.set(k, v);
-        }
-      }
+    for (const s of restoredStates(snapshots, range, this.maxParallelism, this.operatorName)) {
+      let entry = this.tables.get(s.name);
+      if (entry === undefined) {
+        entry = { kind: s.kind, table: new Map(), handle: undefined };
+        this.tables.set(s.name, entry);
+      } else if (entry.kind !== s.kind) throw this.kindMismatch(s.name, entry.kind, s.kind);
+      for (const [k, v] of s.entries) entry.table.set(k, v);
     }
   }
 

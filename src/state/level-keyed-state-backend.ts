@@ -13,6 +13,7 @@ import type {
 } from './descriptors.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
 import { keyGroupOfNormalized, normalizeKey, type NormalizedKey } from './key-group.ts';
+import { restoredStates } from './restored-state.ts';
 import { LevelAggregatingState, LevelListState, LevelMapState, LevelReducingState, LevelValueState } from './level-state-handles.ts';
 
 /*
@@ -243,22 +244,9 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
   }
 
   restore(snapshots: readonly KeyedStateSnapshot[], range: { start: number; end: number }): void {
-    for (const snap of snapshots) {
-      if (snap.maxParallelism !== this.maxParallelism)
-        throw new EddyError(
-          'EDDY_STATE_MISMATCH',
-          `operator "${this.operatorName}": state was written with maxParallelism ${snap.maxParallelism}, the job now has ${this.maxParallelism}; keep maxParallelism unchanged across restores`,
-          { operator: this.operatorName },
-        );
-      for (const s of snap.states) {
-        this.declare(s.name, s.kind);
-        for (const [k, v] of s.entries) {
-          const g = keyGroupOfNormalized(k, this.maxParallelism);
-          if (g < range.start || g > range.end) continue;
-          // Detach from the snapshot (which the caller may keep using): lists and maps one level deep, as the heap backend does.
-          this.write(s.name, k, s.kind === 'list' ? (v as unknown[]).slice() : s.kind === 'map' ? new Map(v as Map<unknown, unknown>) : v);
-        }
-      }
+    for (const s of restoredStates(snapshots, range, this.maxParallelism, this.operatorName)) {
+      this.declare(s.name, s.kind);
+      for (const [k, v] of s.entries) this.write(s.name, k, v);
     }
   }
 
