@@ -18,6 +18,8 @@ export interface JobMasterOptions {
   clock: Clock;
   network: NetworkOptions;
   autoWatermarkIntervalMs: number;
+  stateBackend: 'heap' | 'level';
+  stateDir: string;
   /** The job fails when the NATS connection stays lost this long. */
   connectionLossTimeoutMs: number;
 }
@@ -75,7 +77,7 @@ export class JobMaster {
     });
     for (const vertex of o.plan.vertices)
       for (let s = 0; s < vertex.parallelism; s++)
-        this.tasks.push(new Task({ jobId: o.jobId, jobName: o.jobName, plan: o.plan, vertex, subtask: s, nc: o.nc, clock: o.clock, network: o.network, autoWatermarkIntervalMs: o.autoWatermarkIntervalMs }));
+        this.tasks.push(new Task({ jobId: o.jobId, jobName: o.jobName, plan: o.plan, vertex, subtask: s, nc: o.nc, clock: o.clock, network: o.network, autoWatermarkIntervalMs: o.autoWatermarkIntervalMs, stateBackend: o.stateBackend, stateDir: o.stateDir }));
     await Promise.all(this.tasks.map((t) => t.prepare()));
     // A task that failed to open (its report may still be in flight) stops the job before any source starts.
     const broken = this.tasks.find((t) => t.failureCause !== undefined);

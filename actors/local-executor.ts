@@ -1,4 +1,5 @@
 // Runs jobs in this process: resolves NATS (embedded by default), plans the graph and runs a JobMaster.
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JobSubmission, PipelineExecutor, SubmittedJob } from '../src/api/executor.ts';
@@ -71,6 +72,8 @@ export const localExecutor: PipelineExecutor = {
       clock: cfg.clock,
       network: cfg.network,
       autoWatermarkIntervalMs: cfg.autoWatermarkIntervalMs,
+      stateBackend: cfg.stateBackend,
+      stateDir: cfg.stateDir,
       connectionLossTimeoutMs: cfg.connectionLossTimeoutMs,
     });
 
@@ -88,6 +91,7 @@ export const localExecutor: PipelineExecutor = {
       collector.close();
       // A failed job may have lost its connection: close rather than drain, which could wait for a server that is gone.
       await (r.status === 'finished' ? nc.drain() : nc.close()).catch(() => undefined);
+      if (cfg.stateBackend === 'level') await rm(join(cfg.stateDir, 'jobs', jobId), { recursive: true, force: true }).catch(() => undefined);
       await server?.stop();
       return r;
     });

@@ -8,7 +8,9 @@ import { fuseRun } from '../src/operators/chain-fusion.ts';
 import { attributeError, createOperatorChain, type OperatorChain } from '../src/operators/operator-chain.ts';
 import type { OperatorContext, Output } from '../src/operators/operator.ts';
 import type { ExecutionPlan, PlanVertex } from '../src/plan/execution-plan.ts';
-import { HeapKeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
+import { join } from 'node:path';
+import { HeapKeyedStateBackend, type KeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
+import { LevelKeyedStateBackend } from '../src/state/level-keyed-state-backend.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { MAX_WATERMARK } from '../src/time/watermark.ts';
 import { FrameCodec, type Frame } from '../src/transport/frame-codec.ts';
@@ -38,6 +40,9 @@ export interface TaskDeployment {
   clock: Clock;
   network: NetworkOptions;
   autoWatermarkIntervalMs: number;
+  /** Where keyed state lives; 'level' keeps it under `stateDir`. */
+  stateBackend: 'heap' | 'level';
+  stateDir: string;
 }
 
 /** What a task reports to the job master when it reaches a final state. */
@@ -68,6 +73,8 @@ export class Task {
   private draining = false;
   private inputEnded = false;
   private readonly metrics = new Map<string, number>();
+  private readonly backends = new Map<number, KeyedStateBackend>();
+  private readonly levelBackends: LevelKeyedStateBackend[] = [];
   private done!: Promise<TaskStatusReport>;
   private resolveDone!: (r: TaskStatusReport) => void;
   private failure: unknown;
@@ -111,6 +118,7 @@ export class Task {
         flushIntervalMs: d.network.flushIntervalMs,
         onError: (e) => this.fail(e),
       });
+      await this.createKeyedBackends();
       this.chain = createOperatorChain(d.vertex, (node) => this.contextFor(node), (edge, node) => this.networkOutput(edge.id, node));
       for (const { operator } of this.chain.operators) operator.initializeState(undefined);
       for (const { operator } of this.chain.operators) {
@@ -186,7 +194,7 @@ export class Task {
       maxParallelism: d.plan.maxParallelism,
       clock: d.clock,
       metrics: { inc: (name, by = 1) => this.metrics.set(prefix + name, (this.metrics.get(prefix + name) ?? 0) + by) },
-      keyedState: node.keyed ? new HeapKeyedStateBackend(node.name, d.plan.maxParallelism) : undefined,
+      keyedState: this.backends.get(node.id),
       nats: d.nc,
       autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
       failTask: (e) => this.fail(attributeError(e, node.name)),
@@ -332,6 +340,21 @@ export class Task {
     void this.release().then(() => this.report());
   }
 
+  /** One keyed state backend per keyed operator of the chain, created before the operators. */
+  private async createKeyedBackends(): Promise<void> {
+    const { d } = this;
+    for (const node of d.vertex.nodes) {
+      if (!node.keyed) continue;
+      if (d.stateBackend === 'heap') this.backends.set(node.id, new HeapKeyedStateBackend(node.name, d.plan.maxParallelism));
+      else {
+        const path = join(d.stateDir, 'jobs', d.jobId, `v${d.vertex.id}-s${d.subtask}-n${node.id}`);
+        const backend = await LevelKeyedStateBackend.open({ path, operatorName: node.name, maxParallelism: d.plan.maxParallelism, wipe: true });
+        this.levelBackends.push(backend);
+        this.backends.set(node.id, backend);
+      }
+    }
+  }
+
   private async release(): Promise<void> {
     this.sub?.unsubscribe();
     this.outputGate?.close();
@@ -347,6 +370,14 @@ export class Task {
       await this.reader?.close?.();
     } catch (e) {
       closing.push(e);
+    }
+    // Without checkpoints a job's LevelDB state lives only as long as the job: close and delete it.
+    for (const b of this.levelBackends) {
+      try {
+        await b.destroy();
+      } catch (e) {
+        closing.push(e);
+      }
     }
     if (closing.length > 0 && this.failure === undefined && this.state === 'finished') {
       this.failure = closing[0];

@@ -20,6 +20,11 @@ export interface StreamEnvironmentConfig {
   connectionLossTimeoutMs?: number;
   /** How often watermark generators emit, in ms of processing time (default 200, Flink's). */
   autoWatermarkIntervalMs?: number;
+  /**
+   * Where keyed state lives: 'heap' (default, fastest) or 'level' (LevelDB under `stateDir`, for
+   * state larger than memory; reads are synchronous through a write cache).
+   */
+  stateBackend?: 'heap' | 'level';
   /** Processing-time clock (default: the system clock). */
   clock?: Clock;
 }
@@ -33,10 +38,11 @@ export interface ResolvedConfig {
   connectTimeoutMs: number;
   connectionLossTimeoutMs: number;
   autoWatermarkIntervalMs: number;
+  stateBackend: 'heap' | 'level';
   clock: Clock;
 }
 
-const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'clock', 'checkpointing']);
+const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing']);
 
 function configError(msg: string): EddyError {
   return new EddyError('EDDY_CONFIG', msg);
@@ -88,7 +94,9 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   const connectTimeoutMs = positiveInt(c.connectTimeoutMs ?? 5000, 'connectTimeoutMs', 600_000);
   const connectionLossTimeoutMs = positiveInt(c.connectionLossTimeoutMs ?? 10_000, 'connectionLossTimeoutMs', 3_600_000);
   const autoWatermarkIntervalMs = positiveInt(c.autoWatermarkIntervalMs ?? 200, 'autoWatermarkIntervalMs', 3_600_000);
+  const stateBackend = c.stateBackend ?? 'heap';
+  if (stateBackend !== 'heap' && stateBackend !== 'level') throw configError(`stateBackend must be 'heap' or 'level', got ${JSON.stringify(stateBackend)}`);
   const clock = c.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.schedule !== 'function') throw configError('clock must implement Clock (now, schedule, sleep, monotonic)');
-  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, connectionLossTimeoutMs, autoWatermarkIntervalMs, clock };
+  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, connectionLossTimeoutMs, autoWatermarkIntervalMs, stateBackend, clock };
 }

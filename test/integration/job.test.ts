@@ -259,3 +259,31 @@ describe('functions and types', () => {
     ]);
   });
 });
+
+describe('state backends', () => {
+  it("stateBackend: 'level' gives the heap backend's results, and leaves no state behind", async () => {
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const stateDir = mkdtempSync(join(tmpdir(), 'eddy-level-job-'));
+    const run = async (stateBackend: 'heap' | 'level') => {
+      const e = StreamEnvironment.create({ nats, parallelism: 2, stateBackend, stateDir });
+      const last = new Map<number, number>();
+      e.fromGenerator(200_000, (i) => ({ k: i % 20_000, v: i % 7 }))
+        .keyBy((r) => r.k)
+        .sum('v')
+        .sinkTo({ name: 'last', createWriter: () => ({ invoke: (r: { k: number; v: number }) => void last.set(r.k, r.v) }) });
+      expect((await e.execute(`backend-${stateBackend}`)).status).toBe('finished');
+      return last;
+    };
+    const heap = await run('heap');
+    const level = await run('level');
+    expect(level.size).toBe(20_000);
+    expect(level).toEqual(heap);
+    expect(readdirSync(join(stateDir, 'jobs'))).toEqual([]);
+  });
+
+  it('an unknown state backend is a config error', () => {
+    expect(() => StreamEnvironment.create({ stateBackend: 'rocks' as 'heap' })).toThrow(/stateBackend must be 'heap' or 'level'/);
+  });
+});
