@@ -4,9 +4,8 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { StreamEnvironment, type Sink } from '../index.ts';
 import { connectNats } from '../src/transport/nats-server.ts';
-import { CpuMeter, type CpuDelta } from './cpu.ts';
 import type { BenchContext, Measurement, SuiteResult } from './report.ts';
-import { compare, fmtRate, summarize } from './report.ts';
+import { compare, fmtRate, measure, summarize } from './report.ts';
 
 // ---------------------------------------------------------------------------------------------
 // (a) chained map/filter pipeline vs a plain loop
@@ -228,24 +227,6 @@ function sameTotals(a: Map<number, number>, b: Map<number, number>): string | un
 // Driver
 // ---------------------------------------------------------------------------------------------
 
-async function measure<C>(ctx: BenchContext, events: number, fn: () => C | Promise<C>): Promise<{ m: Measurement; check: C }> {
-  ctx.gc();
-  const meter = new CpuMeter([ctx.natsPid]);
-  const start = meter.sample();
-  const check = await fn();
-  const d: CpuDelta = meter.since(start);
-  return {
-    check,
-    m: {
-      events,
-      wallSeconds: d.wallSeconds,
-      nodeCpuSeconds: d.selfCpu,
-      natsCpuSeconds: d.otherCpu,
-      eventsPerSecond: events / d.wallSeconds,
-      eventsPerCpuSecond: d.totalCpu > 0 ? events / d.totalCpu : Infinity,
-    },
-  };
-}
 
 function fmtCheck(c: ChainCheck): string {
   return `count ${c.count}, sum ${c.sum}`;

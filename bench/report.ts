@@ -1,4 +1,5 @@
 // Shared benchmark types, summaries (best / median of runs) and the printed table.
+import { CpuMeter } from './cpu.ts';
 
 /** What a suite gets from the dispatcher. */
 export interface BenchContext {
@@ -135,4 +136,24 @@ export function formatTable(results: readonly SuiteResult[]): string {
   const line = (cells: string[]): string => '| ' + cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
   const sep = '|' + widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [line(header), sep, ...rows.map(line)].join('\n');
+}
+
+/** Runs `fn` once after a full GC and measures wall time and CPU (this process + nats-server). */
+export async function measure<C>(ctx: BenchContext, events: number, fn: () => C | Promise<C>): Promise<{ m: Measurement; check: C }> {
+  ctx.gc();
+  const meter = new CpuMeter([ctx.natsPid]);
+  const start = meter.sample();
+  const check = await fn();
+  const d = meter.since(start);
+  return {
+    check,
+    m: {
+      events,
+      wallSeconds: d.wallSeconds,
+      nodeCpuSeconds: d.selfCpu,
+      natsCpuSeconds: d.otherCpu,
+      eventsPerSecond: events / d.wallSeconds,
+      eventsPerCpuSecond: d.totalCpu > 0 ? events / d.totalCpu : Infinity,
+    },
+  };
 }

@@ -16,9 +16,8 @@ import {
   type TriggerContext,
   type TriggerResult,
 } from '../index.ts';
-import { CpuMeter } from './cpu.ts';
 import type { BenchContext, Comparison, Measurement, SuiteResult } from './report.ts';
-import { compare, fmtRate, summarize } from './report.ts';
+import { compare, fmtRate, measure, summarize } from './report.ts';
 
 const KEYS = 10_000;
 const SIZE = 10_000;
@@ -226,24 +225,6 @@ export function sessionLoop(n: number): WindowCheck {
 // Driver
 // ---------------------------------------------------------------------------------------------
 
-async function measure<C>(ctx: BenchContext, events: number, fn: () => C | Promise<C>): Promise<{ m: Measurement; check: C }> {
-  ctx.gc();
-  const meter = new CpuMeter([ctx.natsPid]);
-  const start = meter.sample();
-  const check = await fn();
-  const d = meter.since(start);
-  return {
-    check,
-    m: {
-      events,
-      wallSeconds: d.wallSeconds,
-      nodeCpuSeconds: d.selfCpu,
-      natsCpuSeconds: d.otherCpu,
-      eventsPerSecond: events / d.wallSeconds,
-      eventsPerCpuSecond: d.totalCpu > 0 ? events / d.totalCpu : Infinity,
-    },
-  };
-}
 
 async function pair(
   ctx: BenchContext,

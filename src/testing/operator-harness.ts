@@ -289,7 +289,7 @@ export class OperatorHarness<IN, OUT> {
     this.expectPhase('processElement', 'open');
     if (timestamp !== undefined && typeof timestamp !== 'number')
       throw new EddyError('EDDY_INVALID_ARGUMENT', `OperatorHarness.processElement: timestamp must be a number, got ${typeof timestamp}`);
-    if (this.keySelector !== undefined) this.setKey(value);
+    if (this.keySelector !== undefined) this.setKeyFrom(value, this.keySelector);
     const op = this.operator;
     this.guard(() => op.processElement(value, timestamp ?? NO_TIMESTAMP));
   }
@@ -433,11 +433,15 @@ export class OperatorHarness<IN, OUT> {
     };
   }
 
-  private setKey(value: IN): void {
+  /**
+   * Sets the current key from `value`, checking that this subtask owns its key group (the runtime
+   * routes a key to one subtask; a harness must not accept what no task of it would receive).
+   */
+  protected setKeyFrom<V>(value: V, keySelector: (value: V) => unknown, input = ''): void {
     const name = this.operator.name;
     let key: unknown;
     try {
-      key = this.keySelector!(value);
+      key = keySelector(value);
     } catch (e) {
       throw attributeError(e, name);
     }
@@ -446,7 +450,7 @@ export class OperatorHarness<IN, OUT> {
       const owner = subtaskForKeyGroup(group, this.parallelism, this.maxParallelism);
       throw new EddyError(
         'EDDY_INVALID_ARGUMENT',
-        `OperatorHarness: key ${safeKey(key)} is in key group ${group}, which subtask ${owner} of ${this.parallelism} owns, not subtask ${this.subtaskIndex} (key groups ${this.keyGroups.start}..${this.keyGroups.end}); feed it to a harness with subtaskIndex ${owner}`,
+        `OperatorHarness: key ${safeKey(key)}${input} is in key group ${group}, which subtask ${owner} of ${this.parallelism} owns, not subtask ${this.subtaskIndex} (key groups ${this.keyGroups.start}..${this.keyGroups.end}); feed it to a harness with subtaskIndex ${owner}`,
         { operator: name },
       );
     }

@@ -8,7 +8,6 @@ import { CoProcessOperator } from '../operators/co-process-operator.ts';
 import type { OperatorSnapshot, StreamOperator } from '../operators/operator.ts';
 import { attributeError } from '../operators/operator-chain.ts';
 import type { MapStateDescriptor } from '../state/descriptors.ts';
-import { keyGroupOf, subtaskForKeyGroup } from '../state/key-group.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { OperatorHarness, type OperatorHarnessOptions } from './operator-harness.ts';
 
@@ -235,7 +234,7 @@ export class TwoInputOperatorHarness<IN1, IN2, OUT> extends OperatorHarness<IN1,
       );
     if (timestamp !== undefined && typeof timestamp !== 'number')
       throw new EddyError('EDDY_INVALID_ARGUMENT', `OperatorHarness.processElement2: timestamp must be a number, got ${typeof timestamp}`);
-    if (this.keySelector2 !== undefined) this.setKey2(value);
+    if (this.keySelector2 !== undefined) this.setKeyFrom(value, this.keySelector2, ' of input 2');
     const op = this.operator;
     try {
       op.processElement2!(value, timestamp ?? NO_TIMESTAMP);
@@ -268,23 +267,4 @@ export class TwoInputOperatorHarness<IN1, IN2, OUT> extends OperatorHarness<IN1,
     this.processWatermark(min);
   }
 
-  private setKey2(value: IN2): void {
-    const name = this.operator.name;
-    let key: unknown;
-    try {
-      key = this.keySelector2!(value);
-    } catch (e) {
-      throw attributeError(e, name);
-    }
-    const group = keyGroupOf(key, this.maxParallelism, name);
-    if (group < this.keyGroups.start || group > this.keyGroups.end) {
-      const owner = subtaskForKeyGroup(group, this.parallelism, this.maxParallelism);
-      throw new EddyError(
-        'EDDY_INVALID_ARGUMENT',
-        `OperatorHarness: key ${String(key)} of input 2 is in key group ${group}, which subtask ${owner} of ${this.parallelism} owns, not subtask ${this.subtaskIndex}; feed it to a harness with subtaskIndex ${owner}`,
-        { operator: name },
-      );
-    }
-    this.stateBackend!.setCurrentKey(key);
-  }
 }
