@@ -16,11 +16,15 @@ class CollectionReader<T> implements SourceReader<T> {
   available(): Promise<void> {
     return Promise.resolve();
   }
-  snapshotState(): unknown {
-    return this.index;
+  snapshotState(): unknown[] {
+    return [this.index];
   }
-  restoreState(state: unknown): void {
-    this.index = state as number;
+  restoreState(splits: unknown[]): void {
+    // One split (parallelism 1): its offset is the index of the next item.
+    const index = splits[0];
+    if (splits.length !== 1 || typeof index !== 'number' || !Number.isInteger(index) || index < 0)
+      throw new EddyError('EDDY_STATE_MISMATCH', `Collection Source: restored state ${JSON.stringify(splits)} is not one offset`);
+    this.index = index;
   }
 }
 

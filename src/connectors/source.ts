@@ -24,9 +24,14 @@ export interface SourceReader<T> {
    * Returns false when the reader cannot; `poll` then emits through `out` as usual.
    */
   fuse?(run: FusedRun, attribute: Attribute, sourceName: string, onEmitted: (n: number) => void): boolean;
-  /** The reader's position as plain data (checkpointed in a later issue). */
-  snapshotState?(): unknown;
-  restoreState?(state: unknown): void;
+  /**
+   * The reader's position as a list of splits, plain data (e.g. `[{ split: 0, offset: 42 }]`).
+   * It is operator list state: when the parallelism changes on restore the splits of all old
+   * subtasks are dealt round-robin to the new ones, so a reader may get several splits or none.
+   */
+  snapshotState?(): unknown[];
+  /** Called before the first `poll` with the splits assigned to this subtask (possibly empty). */
+  restoreState?(splits: unknown[]): void;
   close?(): void | Promise<void>;
 }
 

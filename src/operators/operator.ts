@@ -38,13 +38,22 @@ export interface OperatorContext {
   readonly autoWatermarkIntervalMs: number;
   /** Fails the task from outside a record call (a processing-time timer, a periodic watermark). */
   failTask(error: unknown): void;
+  /** True when the job takes checkpoints: sinks then hold output until the checkpoint that covers it completes. */
+  readonly checkpointing: boolean;
 }
 
 /** An operator's state as plain data (msgpack-able). */
 export interface OperatorSnapshot {
   keyed?: KeyedStateSnapshot;
   timers?: TimerSnapshot;
+  /** Non-keyed state of one subtask; restored only when the parallelism is unchanged (or identical on every subtask). */
   operator?: unknown;
+  /**
+   * Non-keyed list state (Flink's operator ListState): on restore with another parallelism the
+   * entries of all old subtasks are dealt round-robin to the new ones. Source splits and pending
+   * sink transactions live here.
+   */
+  list?: unknown[];
 }
 
 /**
@@ -65,7 +74,10 @@ export interface StreamOperator<IN, OUT> {
   processWatermarkStatus(idle: boolean): void;
   /** All input has arrived (bounded input): flush what is buffered. */
   endInput(): void | Promise<void>;
-  snapshotState(): OperatorSnapshot;
+  /** The operator's state at a checkpoint barrier (`checkpointId` is undefined outside checkpoints, e.g. in the harness). */
+  snapshotState(checkpointId?: number): OperatorSnapshot;
+  /** Checkpoint `checkpointId` completed everywhere: commit what it covers (two-phase sinks). */
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
   close(): void | Promise<void>;
 }
 
