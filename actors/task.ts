@@ -197,6 +197,7 @@ export class Task {
       keyedState: this.backends.get(node.id),
       nats: d.nc,
       autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
+      checkpointing: false,
       failTask: (e) => this.fail(attributeError(e, node.name)),
     };
   }

@@ -95,11 +95,11 @@ ${runCode(run, 'continue', '      ')}
   available(): Promise<void> {
     return this.clock.sleep(this.waitMs);
   }
-  snapshotState(): unknown {
-    return { next: this.next, emitted: this.emitted };
+  snapshotState(): unknown[] {
+    return [{ next: this.next, emitted: this.emitted }];
   }
-  restoreState(state: unknown): void {
-    const s = state as { next: number; emitted: number };
+  restoreState(splits: unknown[]): void {
+    const s = splits[0] as { next: number; emitted: number };
     this.next = s.next;
     this.emitted = s.emitted;
   }

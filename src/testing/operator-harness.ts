@@ -61,6 +61,8 @@ export interface OperatorHarnessOptions<IN> {
   uid?: string;
   /** Interval of periodic watermark emission in ms of (manual) processing time; default 200. */
   autoWatermarkIntervalMs?: number;
+  /** Tell the operator the job takes checkpoints (two-phase sinks then hold output until `notifyCheckpointComplete`); default false. */
+  checkpointing?: boolean;
 }
 
 type Phase = 'created' | 'open' | 'ended' | 'closed';
@@ -168,6 +170,7 @@ export class OperatorHarness<IN, OUT> {
       keyedState: this.stateBackend,
       nats: undefined,
       autoWatermarkIntervalMs: options.autoWatermarkIntervalMs ?? 200,
+      checkpointing: options.checkpointing ?? false,
       // Timer and periodic-watermark errors surface from the harness call that moved the clock.
       failTask: (e) => {
         throw e;
@@ -365,11 +368,24 @@ export class OperatorHarness<IN, OUT> {
     }
   }
 
-  /** The operator's state now, as a checkpoint would store it (encoded and decoded: a detached copy). */
-  snapshot(): OperatorSnapshot {
+  /**
+   * The operator's state now, as a checkpoint would store it (encoded and decoded: a detached copy).
+   * Pass a `checkpointId` to snapshot as at that checkpoint's barrier (two-phase sinks close a transaction).
+   */
+  snapshot(checkpointId?: number): OperatorSnapshot {
     this.expectPhase('snapshot', 'open', 'ended');
-    const raw = this.guard(() => this.operator.snapshotState());
+    const raw = this.guard(() => this.operator.snapshotState(checkpointId));
     return this.codec.decodeValue(this.encodeSnapshot(raw)) as OperatorSnapshot;
+  }
+
+  /** Tells the operator that checkpoint `checkpointId` completed (two-phase sinks commit). */
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    this.expectPhase('notifyCheckpointComplete', 'open', 'ended');
+    try {
+      await this.operator.notifyCheckpointComplete?.(checkpointId);
+    } catch (e) {
+      throw attributeError(e, this.operator.name);
+    }
   }
 
   /** The values emitted on the main output, in order. */
