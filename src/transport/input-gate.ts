@@ -23,6 +23,11 @@ export interface InputHandler {
   onWatermarkStatus(idle: boolean): void;
   /** Every channel has ended. */
   onEndOfInput(): void;
+  /**
+   * Every open channel delivered barrier `checkpointId` (aligned): snapshot now. Frames that came
+   * after the barrier on a channel are held back until this returns.
+   */
+  onBarrier?(checkpointId: number, kind: string): void;
 }
 
 class ChannelState {
@@ -31,6 +36,8 @@ class ChannelState {
   ended = false;
   idle = false;
   unreturned = 0;
+  /** Frames that arrived after this channel's barrier while the gate aligns (bounded by the producer's credits). */
+  held: Frame[] | undefined;
   constructor(readonly spec: InputChannelSpec) {}
 }
 
@@ -45,6 +52,12 @@ export class InputGate {
   private combined = MIN_WATERMARK;
   private idle = false;
   private readonly returnThreshold: number;
+  /** The checkpoint being aligned, or -1; `blocked` counts channels holding frames behind its barrier. */
+  private aligning = -1;
+  private aligningKind = '';
+  private blocked = 0;
+  /** The highest checkpoint id aligned or aborted: older barriers are stale and ignored. */
+  private lastBarrier = -1;
 
   constructor(
     specs: readonly InputChannelSpec[],
@@ -72,6 +85,30 @@ export class InputGate {
   process(frame: Frame): void {
     const c = this.channels[frame.ch];
     if (c === undefined) throw new EddyError('EDDY_DECODE', `task ${this.taskName} got a frame for channel ${frame.ch}, which it does not have`);
+    if (c.held !== undefined) {
+      // Aligning: this channel already delivered the barrier, so its later frames wait (sequence checked on release).
+      c.held.push(frame);
+      return;
+    }
+    this.processNow(c, frame);
+  }
+
+  /** Gives up aligning `checkpointId` (the coordinator aborted it): held frames flow again. */
+  abortAlignment(checkpointId: number): void {
+    if (this.aligning !== checkpointId) {
+      if (checkpointId > this.lastBarrier) this.lastBarrier = checkpointId;
+      return;
+    }
+    this.lastBarrier = checkpointId;
+    this.releaseHeld();
+  }
+
+  /** True while some channel holds frames behind a barrier. */
+  get isAligning(): boolean {
+    return this.aligning >= 0;
+  }
+
+  private processNow(c: ChannelState, frame: Frame): void {
     if (frame.seq !== c.expectedSeq)
       throw new EddyError(
         'EDDY_SEQUENCE_GAP',
@@ -100,6 +137,8 @@ export class InputGate {
         this.advanceWatermark();
         if (--this.open === 0) this.handler.onEndOfInput();
         else this.updateStatus();
+        // An ended channel no longer holds back a checkpoint being aligned.
+        if (this.aligning >= 0) this.maybeAligned();
         return;
       case FRAME_STATUS:
         if (c.idle === frame.idle || c.ended) return;
@@ -108,9 +147,55 @@ export class InputGate {
         if (c.idle) this.advanceWatermark();
         return;
       case FRAME_BARRIER:
-        // Checkpoint barriers are aligned here once checkpointing lands; until then they pass.
+        this.onBarrierFrame(c, frame.checkpointId, frame.kind);
         return;
     }
+  }
+
+  /**
+   * Aligned barriers (Flink's exactly-once mode): the first barrier n blocks its channel; each
+   * further channel blocks when its barrier n arrives; when every open channel has, the task
+   * snapshots and the held frames are replayed in arrival order. A newer barrier on some channel
+   * means n was abandoned upstream: alignment moves on to the newer one.
+   */
+  private onBarrierFrame(c: ChannelState, id: number, kind: string): void {
+    if (id <= this.lastBarrier) return;
+    if (this.aligning >= 0 && id > this.aligning) {
+      this.lastBarrier = this.aligning;
+      this.releaseHeld();
+    }
+    if (this.aligning < 0) {
+      this.aligning = id;
+      this.aligningKind = kind;
+    }
+    c.held = [];
+    this.blocked++;
+    this.maybeAligned();
+  }
+
+  private maybeAligned(): void {
+    if (this.blocked < this.open) return;
+    const id = this.aligning;
+    this.lastBarrier = id;
+    this.handler.onBarrier?.(id, this.aligningKind);
+    this.releaseHeld();
+  }
+
+  /** Unblocks every channel and processes what they held, in order (a held barrier may start the next alignment). */
+  private releaseHeld(): void {
+    this.aligning = -1;
+    this.blocked = 0;
+    const held: [ChannelState, Frame[]][] = [];
+    for (const c of this.channels) {
+      if (c.held === undefined) continue;
+      held.push([c, c.held]);
+      c.held = undefined;
+    }
+    for (const [c, frames] of held)
+      for (let i = 0; i < frames.length; i++) {
+        if (c.held !== undefined) c.held.push(frames[i]!);
+        else this.processNow(c, frames[i]!);
+      }
   }
 
   /** The task is idle while every open channel is: idle channels do not hold the watermark back. */

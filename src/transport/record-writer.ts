@@ -61,6 +61,11 @@ export class RecordWriter<T> implements Output<T> {
     for (const t of this.targets) t.sendControl((ch, seq) => t.gate.codec.encodeStatus(ch, seq, idle));
   }
 
+  /** Sends checkpoint barrier `checkpointId` on every channel, after the records before it. */
+  emitBarrier(checkpointId: number, kind: string): void {
+    for (const t of this.targets) t.sendControl((ch, seq) => t.gate.codec.encodeBarrier(ch, seq, checkpointId, kind));
+  }
+
   endOfInput(): void {
     for (const t of this.targets) t.sendControl((ch, seq) => t.gate.codec.encodeEndOfInput(ch, seq));
   }
