@@ -7,11 +7,14 @@ export type JobMasterEvent =
   | { type: 'ALL_FINISHED' }
   | { type: 'TASK_FAILED' }
   | { type: 'CANCEL' }
-  | { type: 'TASKS_STOPPED' };
+  | { type: 'TASKS_STOPPED' }
+  | { type: 'RESTART' }
+  | { type: 'RESTARTED' };
 
 /**
- * `created -> deploying -> running -> finished`; a task failure goes `failing -> failed`,
- * a cancel `canceling -> canceled`. The first failure wins: later reports do not change the outcome.
+ * `created -> deploying -> running -> finished`; a supervised restart goes `running -> restarting
+ * -> running`; a failure the supervisor escalates goes `failing -> failed`, a cancel
+ * `canceling -> canceled`. The first escalated failure wins: later reports do not change the outcome.
  *
  * @example
  * ```ts
@@ -26,7 +29,8 @@ export const jobMasterMachine = setup({ types: { events: {} as JobMasterEvent } 
   states: {
     created: { on: { DEPLOY: 'deploying', CANCEL: 'canceled', TASK_FAILED: 'failed' } },
     deploying: { on: { DEPLOYED: 'running', TASK_FAILED: 'failing', CANCEL: 'canceling' } },
-    running: { on: { ALL_FINISHED: 'finished', TASK_FAILED: 'failing', CANCEL: 'canceling' } },
+    running: { on: { ALL_FINISHED: 'finished', TASK_FAILED: 'failing', CANCEL: 'canceling', RESTART: 'restarting' } },
+    restarting: { on: { RESTARTED: 'running', RESTART: 'restarting', TASK_FAILED: 'failing', CANCEL: 'canceling' } },
     failing: { on: { TASKS_STOPPED: 'failed' } },
     canceling: { on: { TASKS_STOPPED: 'canceled', TASK_FAILED: 'failing' } },
     finished: { type: 'final' },
@@ -35,4 +39,4 @@ export const jobMasterMachine = setup({ types: { events: {} as JobMasterEvent } 
   },
 });
 
-export type JobMasterState = 'created' | 'deploying' | 'running' | 'failing' | 'canceling' | 'finished' | 'failed' | 'canceled';
+export type JobMasterState = 'created' | 'deploying' | 'running' | 'restarting' | 'failing' | 'canceling' | 'finished' | 'failed' | 'canceled';

@@ -1,13 +1,19 @@
-// The job master: deploys every subtask, collects their reports over NATS, ends the job as one.
+// The job master: deploys the regions' tasks, supervises them (restart from the last checkpoint), and ends the job as one.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createActor } from 'xstate';
-import type { JobResult } from '../src/api/job.ts';
+import type { CheckpointingOptions, RestartPolicyConfig, SupervisionOptions } from '../src/api/fault-tolerance.ts';
+import type { CheckpointSummary, JobResult, JobStatusInfo, RestartInfo } from '../src/api/job.ts';
+import type { CheckpointMetadata, CheckpointStorage } from '../src/checkpoint/checkpoint-storage.ts';
 import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
 import type { ExecutionPlan } from '../src/plan/execution-plan.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { subjects } from '../src/transport/subjects.ts';
+import { CheckpointCoordinator, type CheckpointStats } from './checkpoint-coordinator.ts';
 import { jobMasterMachine, type JobMasterState } from './job-master.machine.ts';
+import { pipelinedRegions } from './pipelined-regions.ts';
+import { Supervisor } from './supervision/supervisor.ts';
+import type { SupervisorDecision } from './supervision/supervisor.machine.ts';
 import { Task, type NetworkOptions, type TaskStatusReport } from './task.ts';
 
 export interface JobMasterOptions {
@@ -22,22 +28,51 @@ export interface JobMasterOptions {
   stateDir: string;
   /** The job fails when the NATS connection stays lost this long. */
   connectionLossTimeoutMs: number;
+  restartPolicy: RestartPolicyConfig;
+  supervision: SupervisionOptions;
+  /** Checkpointing and where checkpoints go; undefined: no checkpoints. */
+  checkpointing: { options: CheckpointingOptions; storage: CheckpointStorage; openSavepointStorage(path: string): Promise<CheckpointStorage>; savepointDir: string } | undefined;
+  /** The state the job starts from (a savepoint or the latest checkpoint), checked against the plan already. */
+  restore: { storage: CheckpointStorage; meta: CheckpointMetadata } | undefined;
 }
 
+/** A pipelined region: the tasks that exchange data and therefore restart together from one checkpoint. */
+interface Region {
+  index: number;
+  vertices: number[];
+  attempt: number;
+  /** False while stopped for a restart. */
+  running: boolean;
+  tasks: Task[];
+}
+
+const HISTORY = 50;
+
 /**
- * Runs one job: all tasks are prepared (subscribed) before any source starts, so no frame is
- * published to a subject nobody listens on. Tasks report their final state on the status subject.
+ * Runs one job under a supervision tree: job master -> checkpoint coordinator and one child per
+ * pipelined region -> tasks. Tasks of a region are prepared (subscribed) before any source starts,
+ * so no frame goes to a subject nobody listens on. The master monitors its task actors (as an OTP
+ * link does): a task that fails or dies fails its region; the supervisor restarts regions from the
+ * last completed checkpoint per the restart policy and intensity, or escalates, which fails the
+ * job with the original cause.
  */
 export class JobMaster {
   private readonly actor = createActor(jobMasterMachine);
   private readonly codec = new FrameCodec();
-  private readonly tasks: Task[] = [];
+  private readonly regions: Region[];
+  private readonly regionOf = new Map<number, Region>();
   private readonly reports = new Map<string, TaskStatusReport>();
+  private readonly allTasks: Task[] = [];
+  private readonly restarts: RestartInfo[] = [];
+  private readonly supervisor: Supervisor;
+  private readonly coordinator: CheckpointCoordinator | undefined;
+  private readonly checkpointStats: CheckpointSummary | undefined;
   private firstError: ErrorInfo | undefined;
-  private statusSub: Subscription | undefined;
+  private killSub: Subscription | undefined;
   private readonly started: number;
   private resolveResult!: (r: JobResult) => void;
   private resolveDeployed!: () => void;
+  private savepoints = 0;
   readonly result: Promise<JobResult>;
   /** Resolves once every task is subscribed and started, or the job ended before that. */
   readonly deployed: Promise<void>;
@@ -46,6 +81,43 @@ export class JobMaster {
     this.started = o.clock.monotonic();
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
     this.deployed = new Promise((resolve) => (this.resolveDeployed = resolve));
+    this.regions = pipelinedRegions(o.plan).map((vertices, index) => ({ index, vertices, attempt: 0, running: false, tasks: [] }));
+    for (const r of this.regions) for (const v of r.vertices) this.regionOf.set(v, r);
+    this.supervisor = new Supervisor(
+      {
+        children: this.regions.map((r) => String(r.index)),
+        strategy: o.supervision.strategy,
+        intensity: o.supervision.intensity,
+        restartPolicy: o.restartPolicy,
+      },
+      o.clock,
+      {
+        // On escalation the job fails and stops everything itself.
+        stop: (children, d) => (d.type === 'RESTART' ? this.stopRegions(children.map((c) => this.regions[Number(c)]!)) : undefined),
+        start: (children, decision) => void this.restartRegions(children.map((c) => this.regions[Number(c)]!), decision),
+        escalate: (d) => this.onFailure(d.cause as ErrorInfo),
+      },
+    );
+    const cp = o.checkpointing;
+    if (cp !== undefined) {
+      this.checkpointStats = { completed: 0, aborted: 0, lastCompletedId: null, history: [] };
+      this.coordinator = new CheckpointCoordinator({
+        jobId: o.jobId,
+        jobName: o.jobName,
+        nc: o.nc,
+        clock: o.clock,
+        plan: o.plan,
+        options: cp.options,
+        storage: cp.storage,
+        firstCheckpointId: (o.restore?.meta.id ?? 0) + 1,
+        attemptOf: (v) => {
+          const r = this.regionOf.get(v)!;
+          return r.running ? r.attempt : undefined;
+        },
+        openSavepointStorage: cp.openSavepointStorage,
+        onCheckpoint: (s) => this.onCheckpoint(s),
+      });
+    }
     this.actor.subscribe((s) => {
       const v = s.value as JobMasterState;
       if (v === 'finished' || v === 'failed' || v === 'canceled') this.complete(v);
@@ -57,39 +129,158 @@ export class JobMaster {
     return this.actor.getSnapshot().value as JobMasterState;
   }
 
+  status(): JobStatusInfo {
+    return { state: this.state, restarts: this.restarts.slice(), checkpoints: this.checkpointStats === undefined ? undefined : structuredClone(this.checkpointStats) };
+  }
+
   async run(): Promise<JobResult> {
     const { o } = this;
     this.actor.send({ type: 'DEPLOY' });
-    this.statusSub = o.nc.subscribe(subjects.status(o.jobId), {
-      callback: (err, msg) => {
-        if (err) return this.onFailure(toErrorInfo(err));
-        this.onReport(this.codec.decodeValue(msg.data) as TaskStatusReport);
+    // Chaos tests kill task actors by name over NATS, as an operator would kill a worker.
+    this.killSub = o.nc.subscribe(subjects.kill(o.jobId), {
+      callback: (_err, msg) => {
+        const [vertexName, subtask] = this.codec.decodeValue(msg.data) as [string, number];
+        for (const r of this.regions) for (const t of r.tasks) if (t.vertexName === vertexName && t.subtask === subtask) t.kill();
       },
     });
     void this.watchConnection();
     void o.nc.closed().then((err) => {
       if (this.isFinal()) return;
       this.onFailure(
-        toErrorInfo(
-          new EddyError('EDDY_NATS_CONNECTION_LOST', `the connection to NATS closed while job "${o.jobName}" ran${err ? `: ${err.message}` : ''}`, { cause: err }),
-        ),
+        toErrorInfo(new EddyError('EDDY_NATS_CONNECTION_LOST', `the connection to NATS closed while job "${o.jobName}" ran${err ? `: ${err.message}` : ''}`, { cause: err })),
       );
     });
-    for (const vertex of o.plan.vertices)
-      for (let s = 0; s < vertex.parallelism; s++)
-        this.tasks.push(new Task({ jobId: o.jobId, jobName: o.jobName, plan: o.plan, vertex, subtask: s, nc: o.nc, clock: o.clock, network: o.network, autoWatermarkIntervalMs: o.autoWatermarkIntervalMs, stateBackend: o.stateBackend, stateDir: o.stateDir }));
-    await Promise.all(this.tasks.map((t) => t.prepare()));
-    // A task that failed to open (its report may still be in flight) stops the job before any source starts.
-    const broken = this.tasks.find((t) => t.failureCause !== undefined);
-    if (broken !== undefined) this.onFailure({ ...toErrorInfo(broken.failureCause), subtask: broken.subtask });
-    // The server must have registered every subscription before the first source publishes.
-    await o.nc.flush().catch(() => undefined);
-    if (this.state === 'deploying') {
-      this.actor.send({ type: 'DEPLOYED' });
-      for (const t of this.tasks) t.start();
-    }
+    for (const r of this.regions) this.createTasks(r, o.restore);
+    await this.prepareAndStart(this.regions, true);
     this.resolveDeployed();
     return this.result;
+  }
+
+  private createTasks(r: Region, restore: JobMasterOptions['restore']): void {
+    const { o } = this;
+    r.tasks = [];
+    const attempt = r.attempt;
+    for (const vid of r.vertices) {
+      const vertex = o.plan.vertices[vid]!;
+      for (let s = 0; s < vertex.parallelism; s++) {
+        const task = new Task({
+          jobId: o.jobId,
+          jobName: o.jobName,
+          plan: o.plan,
+          vertex,
+          subtask: s,
+          nc: o.nc,
+          clock: o.clock,
+          network: o.network,
+          autoWatermarkIntervalMs: o.autoWatermarkIntervalMs,
+          stateBackend: o.stateBackend,
+          stateDir: o.stateDir,
+          dataJob: `${o.jobId}-${attempt}`,
+          attempt,
+          checkpointing: o.checkpointing === undefined ? undefined : { options: o.checkpointing.options, storageFor: (id) => this.coordinator!.storageFor(id) },
+          restore,
+        });
+        r.tasks.push(task);
+        this.allTasks.push(task);
+        void task.result.then((rep) => this.onTaskResult(r, attempt, rep, task));
+      }
+    }
+  }
+
+  /** Prepares every task of `regions`, then starts them; the first deployment fails the job on a broken task, a restart fails the region. */
+  private async prepareAndStart(regions: Region[], initial: boolean): Promise<void> {
+    const tasks = regions.flatMap((r) => r.tasks);
+    await Promise.all(tasks.map((t) => t.prepare()));
+    const broken = tasks.find((t) => t.failureCause !== undefined);
+    if (broken !== undefined && initial) this.onFailure({ ...toErrorInfo(broken.failureCause), subtask: broken.subtask });
+    // The server must have registered every subscription before the first source publishes.
+    await this.o.nc.flush().catch(() => undefined);
+    if (initial) {
+      if (this.state !== 'deploying') return;
+      this.actor.send({ type: 'DEPLOYED' });
+    } else if (this.state !== 'restarting' || broken !== undefined) return;
+    for (const r of regions) r.running = true;
+    for (const t of tasks) t.start();
+    if (initial) this.coordinator?.start();
+    else if (this.regions.every((r) => r.running)) this.actor.send({ type: 'RESTARTED' });
+  }
+
+  private onTaskResult(r: Region, attempt: number, rep: TaskStatusReport, task: Task): void {
+    if (attempt !== r.attempt) return; // a stopped attempt: stale
+    this.reports.set(`${rep.vertex}/${rep.subtask}`, rep);
+    if (rep.state === 'failed') {
+      const cause = rep.error ?? { code: 'EDDY_INTERNAL', message: `task ${task.name} failed without a cause` };
+      if (this.state === 'deploying' || this.state === 'created') return this.onFailure(cause);
+      if (this.state !== 'running' && this.state !== 'restarting') return;
+      this.supervisor.childFailed(String(r.index), cause);
+      return;
+    }
+    if (this.state === 'running' && this.regions.every((x) => x.running && x.tasks.every((t) => this.reports.get(`${t.vertexId}/${t.subtask}`)?.state === 'finished')))
+      this.actor.send({ type: 'ALL_FINISHED' });
+  }
+
+  /** Supervisor hook: stop the regions (their attempt ends now, so their reports become stale). */
+  private stopRegions(regions: Region[]): void {
+    if (this.isFinal() || this.state === 'failing' || this.state === 'canceling') return;
+    this.actor.send({ type: 'RESTART' });
+    this.coordinator?.abortAll('a region restarts');
+    for (const r of regions) {
+      r.running = false;
+      r.attempt++;
+      this.coordinator?.resetSources(r.vertices);
+      for (const t of r.tasks) t.cancel();
+      for (const t of r.tasks) this.reports.delete(`${t.vertexId}/${t.subtask}`);
+    }
+  }
+
+  /** Supervisor hook, after the policy's delay: redeploy the regions from the latest completed checkpoint. */
+  private async restartRegions(regions: Region[], decision: SupervisorDecision): Promise<void> {
+    if (this.state !== 'restarting') return;
+    const old = regions.flatMap((r) => r.tasks);
+    await Promise.all(old.map((t) => t.result));
+    let restore = this.o.restore;
+    try {
+      const cp = this.o.checkpointing;
+      const latest = cp === undefined ? undefined : await cp.storage.latest();
+      if (latest !== undefined && latest.jobId === this.o.jobId && (restore === undefined || latest.id > restore.meta.id)) restore = { storage: cp!.storage, meta: latest };
+    } catch (e) {
+      return this.onFailure(toErrorInfo(e));
+    }
+    const cause = decision.type === 'RESTART' ? (decision.cause as ErrorInfo) : { code: 'EDDY_INTERNAL', message: 'restart' };
+    this.restarts.push({
+      atMs: Math.round(this.o.clock.monotonic() - this.started),
+      regions: regions.map((r) => r.index),
+      cause,
+      checkpointId: restore?.meta.id ?? null,
+    });
+    if (this.state !== 'restarting') return;
+    for (const r of regions) this.createTasks(r, restore);
+    await this.prepareAndStart(regions, false);
+  }
+
+  /** Triggers a savepoint; resolves with its directory. */
+  async savepoint(directory?: string): Promise<string> {
+    const cp = this.o.checkpointing;
+    if (this.coordinator === undefined || cp === undefined)
+      throw new EddyError('EDDY_CONFIG', `job "${this.o.jobName}" runs without checkpointing; savepoints need it: set checkpointing in StreamEnvironment.create`);
+    const path = directory ?? `${cp.savepointDir}/${this.o.jobName.replace(/[^A-Za-z0-9_-]+/g, '_')}-${this.o.jobId}-${++this.savepoints}`;
+    await this.coordinator.trigger('savepoint', path);
+    return path;
+  }
+
+  async triggerCheckpoint(): Promise<number> {
+    if (this.coordinator === undefined) throw new EddyError('EDDY_CONFIG', `job "${this.o.jobName}" runs without checkpointing`);
+    return (await this.coordinator.trigger('checkpoint')).id;
+  }
+
+  private onCheckpoint(s: CheckpointStats): void {
+    const c = this.checkpointStats!;
+    if (s.status === 'completed') {
+      c.completed++;
+      if (s.kind !== 'savepoint') c.lastCompletedId = s.id;
+    } else c.aborted++;
+    c.history.push({ ...s });
+    if (c.history.length > HISTORY) c.history.shift();
   }
 
   /** A disconnect that outlasts `connectionLossTimeoutMs` fails the job (reconnects may otherwise retry for long). */
@@ -121,8 +312,7 @@ export class JobMaster {
     if (this.isFinal()) return;
     this.actor.send({ type: 'CANCEL' });
     if (this.state === 'canceled') return;
-    for (const t of this.tasks) t.cancel();
-    void this.whenAllStopped();
+    this.stopAll();
   }
 
   private isFinal(): boolean {
@@ -130,35 +320,38 @@ export class JobMaster {
     return s === 'finished' || s === 'failed' || s === 'canceled';
   }
 
-  private onReport(r: TaskStatusReport): void {
-    this.reports.set(`${r.vertex}/${r.subtask}`, r);
-    if (r.state === 'failed') {
-      this.onFailure(r.error ?? { code: 'EDDY_INTERNAL', message: `task ${r.vertex}/${r.subtask} failed without a cause` });
-      return;
-    }
-    if (this.state === 'running' && this.reports.size === this.tasks.length && [...this.reports.values()].every((x) => x.state === 'finished'))
-      this.actor.send({ type: 'ALL_FINISHED' });
-  }
-
+  /** Fails the job (escalation past the root, or a failure outside any region). */
   private onFailure(e: ErrorInfo): void {
     if (this.isFinal() || this.state === 'failing') return;
     this.firstError = e;
     this.actor.send({ type: 'TASK_FAILED' });
     if (this.state === 'failed') return;
-    for (const t of this.tasks) t.cancel();
+    this.stopAll();
+  }
+
+  private stopAll(): void {
+    this.supervisor.stop();
+    this.coordinator?.stop();
+    for (const t of this.allTasks) t.cancel();
     void this.whenAllStopped();
   }
 
   private async whenAllStopped(): Promise<void> {
-    // Local tasks resolve their result even when the status message cannot be delivered; it also
-    // carries the metrics of tasks whose report is still in flight.
-    for (const r of await Promise.all(this.tasks.map((t) => t.result))) this.reports.set(`${r.vertex}/${r.subtask}`, r);
+    const current = new Set(this.regions.flatMap((r) => r.tasks));
+    // Local tasks resolve their result even when the status message cannot be delivered.
+    const results = await Promise.all(this.allTasks.map((t) => t.result));
+    this.allTasks.forEach((t, i) => {
+      if (current.has(t)) this.reports.set(`${t.vertexId}/${t.subtask}`, results[i]!);
+    });
     this.actor.send({ type: 'TASKS_STOPPED' });
   }
 
   private complete(status: 'finished' | 'failed' | 'canceled'): void {
-    this.statusSub?.unsubscribe();
+    this.killSub?.unsubscribe();
+    this.coordinator?.stop();
+    this.supervisor.stop();
     const metrics: Record<string, number> = {};
+    // Metrics of the last attempt of each task: what a restarted task counted before it stopped was replayed.
     for (const r of this.reports.values()) for (const [k, v] of Object.entries(r.metrics)) metrics[k] = (metrics[k] ?? 0) + v;
     const result: JobResult = {
       jobId: this.o.jobId,
@@ -166,7 +359,9 @@ export class JobMaster {
       status,
       durationMs: Math.round(this.o.clock.monotonic() - this.started),
       metrics,
+      restarts: this.restarts.slice(),
     };
+    if (this.checkpointStats !== undefined) result.checkpoints = structuredClone(this.checkpointStats);
     if (status === 'failed' && this.firstError !== undefined) result.error = this.firstError;
     this.actor.stop();
     this.resolveDeployed();

@@ -11,29 +11,103 @@ import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { connectNats } from '../src/transport/connect-nats.ts';
 import { registerShutdownHook, startEmbeddedNatsServer, type EmbeddedNatsServer } from '../src/transport/nats-server.ts';
 import { subjects } from '../src/transport/subjects.ts';
+import { LevelCheckpointStorage } from '../src/checkpoint/level-checkpoint-storage.ts';
+import type { CheckpointMetadata, CheckpointStorage } from '../src/checkpoint/checkpoint-storage.ts';
+import { checkRestoreMapping } from '../src/checkpoint/operator-restore.ts';
+import { EddyError } from '../src/errors.ts';
+import type { ResolvedConfig } from '../src/api/config.ts';
+import type { StreamGraph } from '../src/graph/stream-graph.ts';
 import { JobMaster } from './job-master.ts';
 
-/** Receives what collect sinks publish: `[subtask, records]` batches and `[subtask, null]` at each subtask's end. */
+/** A job name as one directory name. */
+const dirName = (jobName: string): string => jobName.replace(/[^A-Za-z0-9_-]+/g, '_') || 'job';
+
+interface Storages {
+  jobId: string;
+  storage: CheckpointStorage | undefined;
+  restore: { storage: CheckpointStorage; meta: CheckpointMetadata } | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the job's checkpoint storage (`<stateDir>/checkpoints/<job name>`) and what it restores
+ * from. A fresh run (no `restore`) starts a new checkpoint history; `{ latest: true }` continues
+ * the job of the latest checkpoint with its job id (so sink transaction ids stay the same), or
+ * starts empty when none completed (nothing was committed then); a savepoint starts a new job id.
+ */
+async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph): Promise<Storages> {
+  const dir = join(cfg.stateDir, 'checkpoints', dirName(jobName));
+  let jobId = newJobId();
+  let storage: CheckpointStorage | undefined;
+  let restore: Storages['restore'];
+  let savepoint: CheckpointStorage | undefined;
+  const close = async (): Promise<void> => {
+    await storage?.close().catch(() => undefined);
+    await savepoint?.close().catch(() => undefined);
+  };
+  try {
+    if (cfg.restore !== undefined && 'latest' in cfg.restore) {
+      storage = await LevelCheckpointStorage.open(dir);
+      const meta = await storage.latest();
+      if (meta !== undefined) {
+        restore = { storage, meta };
+        jobId = meta.jobId;
+      }
+    } else if (cfg.checkpointing !== undefined) {
+      await rm(dir, { recursive: true, force: true });
+      storage = await LevelCheckpointStorage.open(dir);
+    }
+    if (cfg.restore !== undefined && 'savepoint' in cfg.restore) {
+      const path = cfg.restore.savepoint;
+      savepoint = await LevelCheckpointStorage.open(path);
+      const meta = await savepoint.latest();
+      if (meta === undefined) throw new EddyError('EDDY_CONFIG', `no savepoint at ${path}: the directory holds no completed savepoint or checkpoint`);
+      restore = { storage: savepoint, meta };
+    }
+    if (restore !== undefined) {
+      const where = `${restore.meta.kind} ${restore.meta.id} of job "${restore.meta.jobName}" (${restore.storage.location})`;
+      checkRestoreMapping(restore.meta, graph.nodes, graph.maxParallelism, cfg.allowNonRestoredState, where);
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { jobId, storage, restore, close };
+}
+
+/**
+ * Receives what collect sinks publish: `[subtask, txnId, records]` batches (one copy kept per
+ * transaction id: a restore may commit a transaction again) and `[subtask, null, null]` at each
+ * subtask's end.
+ */
 function collectResults(nc: NatsConnection, jobId: string, nodes: { id: number; parallelism: number }[]) {
   const codec = new FrameCodec();
   const records = new Map<number, unknown[]>();
-  const pendingEnds = new Map<number, number>();
+  const seen = new Map<number, Set<string>>();
+  const ended = new Map<number, Set<number>>();
   const subs = nodes.map((n) => {
     records.set(n.id, []);
-    pendingEnds.set(n.id, n.parallelism);
+    seen.set(n.id, new Set());
+    ended.set(n.id, new Set());
     return nc.subscribe(subjects.collect(jobId, n.id), {
       callback: (_err, msg) => {
-        const [, batch] = codec.decodeValue(msg.data) as [number, unknown[] | null];
-        if (batch === null) pendingEnds.set(n.id, pendingEnds.get(n.id)! - 1);
-        else {
-          const out = records.get(n.id)!;
-          for (let i = 0; i < batch.length; i++) out.push(batch[i]);
+        const [subtask, txn, batch] = codec.decodeValue(msg.data) as [number, string | null, unknown[] | null];
+        if (batch === null) {
+          ended.get(n.id)!.add(subtask);
+          return;
         }
+        if (txn !== null) {
+          const s = seen.get(n.id)!;
+          if (s.has(txn)) return;
+          s.add(txn);
+        }
+        const out = records.get(n.id)!;
+        for (let i = 0; i < batch.length; i++) out.push(batch[i]);
       },
     });
   });
   return {
-    complete: () => [...pendingEnds.values()].every((x) => x === 0),
+    complete: () => nodes.every((n) => ended.get(n.id)!.size === n.parallelism),
     records,
     close: () => subs.forEach((s) => s.unsubscribe()),
   };
@@ -48,18 +122,20 @@ export const localExecutor: PipelineExecutor = {
     const cfg = job.config;
     const graph = createStreamGraph(job.roots, { jobName: job.jobName, parallelism: cfg.parallelism, maxParallelism: cfg.maxParallelism });
     const plan = createExecutionPlan(graph);
-    const jobId = newJobId();
+    const storages = await openStorages(cfg, job.jobName, graph);
+    const jobId = storages.jobId;
     let server: EmbeddedNatsServer | undefined;
     let url = cfg.nats;
-    if (url === undefined) {
-      server = await startEmbeddedNatsServer({ storeDir: join(cfg.stateDir, 'nats'), clock: cfg.clock });
-      url = server.url;
-    }
     let nc: NatsConnection;
     try {
+      if (url === undefined) {
+        server = await startEmbeddedNatsServer({ storeDir: join(cfg.stateDir, 'nats'), clock: cfg.clock });
+        url = server.url;
+      }
       nc = await connectNats(url, { timeoutMs: cfg.connectTimeoutMs, name: `eddy-${job.jobName}-${jobId}`, clock: cfg.clock });
     } catch (e) {
       await server?.stop();
+      await storages.close();
       throw e;
     }
     const collectNodes = graph.nodes.filter((n) => job.collect.includes(n.id)).map((n) => ({ id: n.id, parallelism: n.parallelism }));
@@ -75,6 +151,18 @@ export const localExecutor: PipelineExecutor = {
       stateBackend: cfg.stateBackend,
       stateDir: cfg.stateDir,
       connectionLossTimeoutMs: cfg.connectionLossTimeoutMs,
+      restartPolicy: cfg.restartPolicy,
+      supervision: cfg.supervision,
+      checkpointing:
+        cfg.checkpointing === undefined || storages.storage === undefined
+          ? undefined
+          : {
+              options: cfg.checkpointing,
+              storage: storages.storage,
+              openSavepointStorage: (path) => LevelCheckpointStorage.open(path),
+              savepointDir: join(cfg.stateDir, 'savepoints'),
+            },
+      restore: storages.restore,
     });
 
     const natsUrl = url;
@@ -92,6 +180,10 @@ export const localExecutor: PipelineExecutor = {
       // A failed job may have lost its connection: close rather than drain, which could wait for a server that is gone.
       await (r.status === 'finished' ? nc.drain() : nc.close()).catch(() => undefined);
       if (cfg.stateBackend === 'level') await rm(join(cfg.stateDir, 'jobs', jobId), { recursive: true, force: true }).catch(() => undefined);
+      await storages.close();
+      // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default retention).
+      if (storages.storage !== undefined && r.status !== 'failed')
+        await rm(join(cfg.stateDir, 'checkpoints', dirName(job.jobName)), { recursive: true, force: true }).catch(() => undefined);
       await server?.stop();
       return r;
     });
@@ -104,6 +196,9 @@ export const localExecutor: PipelineExecutor = {
         master.cancel();
         return result;
       },
+      status: () => master.status(),
+      savepoint: (directory) => master.savepoint(directory),
+      triggerCheckpoint: () => master.triggerCheckpoint(),
     };
     await master.deployed;
     return { client, collected: result.then(() => collector.records) };

@@ -6,7 +6,7 @@ import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
 import { fuseRun } from '../src/operators/chain-fusion.ts';
 import { attributeError, createOperatorChain, type OperatorChain } from '../src/operators/operator-chain.ts';
-import type { OperatorContext, Output } from '../src/operators/operator.ts';
+import type { OperatorContext, OperatorSnapshot, Output } from '../src/operators/operator.ts';
 import type { ExecutionPlan, PlanVertex } from '../src/plan/execution-plan.ts';
 import { join } from 'node:path';
 import { HeapKeyedStateBackend, type KeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
@@ -18,6 +18,11 @@ import { InputGate, type InputChannelSpec } from '../src/transport/input-gate.ts
 import { OutputGate, type ChannelSender } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
 import { subjects } from '../src/transport/subjects.ts';
+import type { CheckpointingOptions } from '../src/api/fault-tolerance.ts';
+import type { CheckpointKind, CheckpointMetadata, CheckpointStorage, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
+import { restoreOperator } from '../src/checkpoint/operator-restore.ts';
+import type { IncrementalKeyedState } from '../src/state/keyed-state-changes.ts';
+import { TaskCheckpointer } from './task-checkpointer.ts';
 import { taskMachine, type TaskState } from './task.machine.ts';
 
 /** Network tuning shared by every task of a job. */
@@ -43,12 +48,32 @@ export interface TaskDeployment {
   /** Where keyed state lives; 'level' keeps it under `stateDir`. */
   stateBackend: 'heap' | 'level';
   stateDir: string;
+  /** Namespace of data and credit subjects; it changes per attempt, so frames of a stopped attempt never reach a new one. */
+  dataJob: string;
+  /** Restart attempt of the task's region (0 first); control messages carry it so stale ones are ignored. */
+  attempt: number;
+  checkpointing: { options: CheckpointingOptions; storageFor(checkpointId: number): CheckpointStorage } | undefined;
+  /** The checkpoint or savepoint to start from. */
+  restore: { storage: CheckpointStorage; meta: CheckpointMetadata } | undefined;
 }
+
+/** Coordinator -> tasks. */
+export type TaskControlMessage =
+  | { type: 'trigger'; checkpointId: number; kind: CheckpointKind }
+  | { type: 'complete'; checkpointId: number; kind: CheckpointKind }
+  | { type: 'abort'; checkpointId: number };
+
+/** Tasks -> coordinator. */
+export type CoordinatorMessage =
+  | { type: 'ack'; attempt: number; vertex: number; subtask: number; checkpointId: number; handles: Record<string, OperatorStateHandle> }
+  | { type: 'decline'; attempt: number; vertex: number; subtask: number; checkpointId: number; error: ErrorInfo }
+  | { type: 'source-ended'; attempt: number; vertex: number; subtask: number };
 
 /** What a task reports to the job master when it reaches a final state. */
 export interface TaskStatusReport {
   vertex: number;
   subtask: number;
+  attempt: number;
   state: TaskState;
   error?: ErrorInfo;
   metrics: Record<string, number>;
@@ -75,12 +100,32 @@ export class Task {
   private readonly metrics = new Map<string, number>();
   private readonly backends = new Map<number, KeyedStateBackend>();
   private readonly levelBackends: LevelKeyedStateBackend[] = [];
+  private ctlSub: Subscription | undefined;
+  private checkpointer: TaskCheckpointer | undefined;
+  /** Checkpoints triggered at this source task, taken between poll slices. */
+  private readonly triggers: { checkpointId: number; kind: CheckpointKind }[] = [];
+  private wakeSource: (() => void) | undefined;
+  private endInputDone = false;
+  private sourceEnded = false;
+  private finalCommitted = false;
+  private resolveFinalCommit!: () => void;
+  private readonly finalCommit = new Promise<void>((resolve) => (this.resolveFinalCommit = resolve));
+  /** Checkpoint notifications run one after another, in order. */
+  private notifying: Promise<void> = Promise.resolve();
   private done!: Promise<TaskStatusReport>;
   private resolveDone!: (r: TaskStatusReport) => void;
   private failure: unknown;
 
   get subtask(): number {
     return this.d.subtask;
+  }
+
+  get vertexId(): number {
+    return this.d.vertex.id;
+  }
+
+  get vertexName(): string {
+    return this.d.vertex.name;
   }
 
   constructor(private readonly d: TaskDeployment) {
@@ -113,14 +158,21 @@ export class Task {
         nc: d.nc,
         codec: this.codec,
         clock: d.clock,
-        creditSubject: subjects.credit(d.jobId, d.vertex.id, d.subtask),
+        creditSubject: subjects.credit(d.dataJob, d.vertex.id, d.subtask),
         batchSize: d.network.batchSize,
         flushIntervalMs: d.network.flushIntervalMs,
         onError: (e) => this.fail(e),
       });
       await this.createKeyedBackends();
       this.chain = createOperatorChain(d.vertex, (node) => this.contextFor(node), (edge, node) => this.networkOutput(edge.id, node));
-      for (const { operator } of this.chain.operators) operator.initializeState(undefined);
+      const restored = await this.restoreState();
+      for (const { node, operator } of this.chain.operators) {
+        try {
+          operator.initializeState(restored.get(node.id));
+        } catch (e) {
+          throw attributeError(e, operator.name);
+        }
+      }
       for (const { operator } of this.chain.operators) {
         try {
           await operator.open();
@@ -132,10 +184,17 @@ export class Task {
       if (source !== undefined) {
         try {
           this.reader = await source.source!.createReader(this.contextFor(source));
+          const splits = restored.get(source.id)?.list;
+          if (splits !== undefined) {
+            if (this.reader.restoreState === undefined)
+              throw new EddyError('EDDY_STATE_MISMATCH', `source "${source.name}" cannot restore its position (it has no restoreState); it must not have state in the checkpoint`, { operator: source.name });
+            this.reader.restoreState(splits);
+          }
         } catch (e) {
           throw attributeError(e, source.name);
         }
       }
+      if (d.checkpointing !== undefined) this.setUpCheckpointing();
       this.outputGate.start();
       if (d.vertex.inputs.length > 0) {
         this.inputGate = new InputGate(this.channelSpecs(), d.nc, this.codec, {
@@ -143,8 +202,9 @@ export class Task {
           onWatermark: (wm) => this.chain.input.emitWatermark(wm),
           onWatermarkStatus: (idle) => this.chain.input.emitWatermarkStatus(idle),
           onEndOfInput: () => (this.inputEnded = true),
+          onBarrier: (id, kind) => this.onBarrier(id, kind as CheckpointKind),
         }, d.network.credits, this.name);
-        this.sub = d.nc.subscribe(subjects.input(d.jobId, d.vertex.id, d.subtask), {
+        this.sub = d.nc.subscribe(subjects.input(d.dataJob, d.vertex.id, d.subtask), {
           callback: (err, msg) => {
             if (err) return this.fail(new EddyError('EDDY_NATS_CONNECTION_LOST', `task ${this.name} lost its input subscription: ${err.message}`, { cause: err }));
             if (this.failure !== undefined || this.isFinal()) return;
@@ -173,6 +233,8 @@ export class Task {
   cancel(): void {
     if (this.isFinal()) return;
     this.actor.send({ type: 'CANCEL' });
+    this.resolveFinalCommit();
+    this.wake();
     void this.release().then(() => this.report());
   }
 
@@ -197,7 +259,7 @@ export class Task {
       keyedState: this.backends.get(node.id),
       nats: d.nc,
       autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
-      checkpointing: false,
+      checkpointing: d.checkpointing !== undefined,
       failTask: (e) => this.fail(attributeError(e, node.name)),
     };
   }
@@ -210,7 +272,7 @@ export class Task {
     const ch = out.targetChannelOffset + (out.pointwise ? 0 : d.subtask);
     const targets = out.pointwise ? [d.subtask] : [...Array(target.parallelism).keys()];
     for (const t of targets)
-      senders.push(this.outputGate.createSender(subjects.input(d.jobId, target.id, t), ch, `${edgeId}:${t}`, d.network.credits, node.name));
+      senders.push(this.outputGate.createSender(subjects.input(d.dataJob, target.id, t), ch, `${edgeId}:${t}`, d.network.credits, node.name));
     const writer = new RecordWriter(out.edge.partitioner, senders, d.plan.maxParallelism, node.name, d.subtask);
     this.writers.push(writer);
     return writer;
@@ -225,7 +287,7 @@ export class Task {
       for (const u of producers)
         specs[input.channelOffset + (input.pointwise ? 0 : u)] = {
           producer: `${up.name} (${u + 1}/${up.parallelism})`,
-          creditSubject: subjects.credit(d.jobId, up.id, u),
+          creditSubject: subjects.credit(d.dataJob, up.id, u),
           creditKey: `${input.edge.id}:${d.subtask}`,
           inputIndex: input.edge.inputIndex,
         };
@@ -274,6 +336,7 @@ export class Task {
     const reader = this.reader!;
     const input = this.chain.input;
     const name = this.chain.sourceNode!.name;
+    const checkpointing = this.d.checkpointing !== undefined;
     let emitted = 0;
     const out = {
       collect: (v: unknown, ts: number) => {
@@ -287,20 +350,34 @@ export class Task {
     try {
       for (;;) {
         if (this.failure !== undefined || this.isFinal()) return;
+        // Barriers are injected between poll slices: the reader's position matches what was emitted.
+        const trigger = this.triggers.shift();
+        if (trigger !== undefined) {
+          await this.checkpointAt(trigger.checkpointId, trigger.kind);
+          continue;
+        }
+        if (this.sourceEnded) {
+          // With checkpoints, the source stays until the final checkpoint (which covers the end of input) committed.
+          if (!checkpointing || this.finalCommitted) break;
+          await this.wakeUp();
+          continue;
+        }
         let r;
         try {
           r = reader.poll(out, SOURCE_SLICE);
         } catch (e) {
           throw attributeError(e, name);
         }
-        if (r === 'end') break;
-        if (r === 'wait') await reader.available();
-        else if (this.outputGate.blocked) await this.outputGate.whenWritable();
+        if (r === 'end') {
+          this.bump('recordsIn', emitted);
+          emitted = 0;
+          input.emitWatermark(MAX_WATERMARK);
+          this.sourceEnded = true;
+          if (checkpointing) this.toCoordinator({ type: 'source-ended', attempt: this.d.attempt, vertex: this.d.vertex.id, subtask: this.d.subtask });
+        } else if (r === 'wait') await Promise.race([reader.available(), this.wakeUp()]);
+        else if (this.outputGate.blocked) await Promise.race([this.outputGate.whenWritable(), this.wakeUp()]);
         else await yieldToEventLoop();
       }
-      this.bump('recordsIn', emitted);
-      emitted = 0;
-      input.emitWatermark(MAX_WATERMARK);
       await this.finish();
     } catch (e) {
       this.fail(e);
@@ -309,18 +386,150 @@ export class Task {
     }
   }
 
+  private wakeUp(): Promise<void> {
+    return new Promise((resolve) => (this.wakeSource = resolve));
+  }
+
+  private wake(): void {
+    const w = this.wakeSource;
+    this.wakeSource = undefined;
+    w?.();
+  }
+
+  private setUpCheckpointing(): void {
+    const { d } = this;
+    const nodes = d.vertex.nodes.map((node) => ({
+      node,
+      operator: this.chain.operators.find((o) => o.node.id === node.id)?.operator,
+      reader: node.kind === 'source' ? this.reader : undefined,
+      backend: this.backends.get(node.id) as (KeyedStateBackend & Partial<IncrementalKeyedState>) | undefined,
+    }));
+    for (const n of nodes) n.backend?.trackChanges?.();
+    this.checkpointer = new TaskCheckpointer(
+      {
+        idPrefix: `${d.dataJob}.v${d.vertex.id}.s${d.subtask}`,
+        subtask: d.subtask,
+        parallelism: d.vertex.parallelism,
+        maxParallelism: d.plan.maxParallelism,
+        compactEvery: d.checkpointing!.options.compactEvery,
+        storageFor: d.checkpointing!.storageFor,
+      },
+      nodes.map((n) => ({ ...n, backend: n.backend?.trackChanges !== undefined ? (n.backend as IncrementalKeyedState) : undefined })),
+    );
+    this.ctlSub = d.nc.subscribe(subjects.toTasks(d.jobId), {
+      callback: (err, msg) => {
+        if (err || this.isFinal() || this.failure !== undefined) return;
+        const m = this.codec.decodeValue(msg.data) as TaskControlMessage;
+        if (m.type === 'trigger') {
+          if (this.reader === undefined) return;
+          this.triggers.push({ checkpointId: m.checkpointId, kind: m.kind });
+          this.wake();
+        } else if (m.type === 'abort') this.inputGate?.abortAlignment(m.checkpointId);
+        else this.onCheckpointComplete(m.checkpointId, m.kind);
+      },
+    });
+  }
+
+  private toCoordinator(m: CoordinatorMessage): void {
+    try {
+      this.d.nc.publish(subjects.toCoordinator(this.d.jobId), this.codec.encodeValue(m));
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** All input channels delivered barrier `checkpointId`. A final barrier means all input has arrived. */
+  private onBarrier(checkpointId: number, kind: CheckpointKind): void {
+    if (this.checkpointer === undefined) return;
+    void this.checkpointAt(checkpointId, kind).catch((e) => this.fail(e));
+  }
+
+  /**
+   * Takes this task's part of a checkpoint: (final only: end input first) capture state, forward the
+   * barrier, then write and ack. Nothing between capture and forwarding lets a record through.
+   */
+  private async checkpointAt(checkpointId: number, kind: CheckpointKind): Promise<void> {
+    const { d } = this;
+    if (kind === 'final' && !this.endInputDone) await this.endInputChain();
+    if (this.failure !== undefined || this.isFinal()) return;
+    let written: Promise<Record<string, OperatorStateHandle>>;
+    try {
+      written = this.checkpointer!.snapshot(checkpointId, kind);
+    } catch (e) {
+      throw attributeError(e, this.name);
+    }
+    for (const w of this.writers) w.emitBarrier(checkpointId, kind);
+    const base = { attempt: d.attempt, vertex: d.vertex.id, subtask: d.subtask, checkpointId };
+    try {
+      this.toCoordinator({ type: 'ack', ...base, handles: await written });
+    } catch (e) {
+      this.toCoordinator({ type: 'decline', ...base, error: toErrorInfo(e) });
+      throw new EddyError('EDDY_CHECKPOINT_FAILED', `task ${this.name} could not write its state for checkpoint ${checkpointId}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private onCheckpointComplete(checkpointId: number, kind: CheckpointKind): void {
+    this.notifying = this.notifying.then(async () => {
+      if (this.failure !== undefined || this.isFinal()) return;
+      try {
+        for (const { operator } of this.chain.operators) {
+          try {
+            await operator.notifyCheckpointComplete?.(checkpointId);
+          } catch (e) {
+            throw attributeError(e, operator.name);
+          }
+        }
+      } catch (e) {
+        return this.fail(e);
+      }
+      if (kind === 'final') {
+        this.finalCommitted = true;
+        this.resolveFinalCommit();
+        this.wake();
+      }
+    });
+  }
+
+  /** Loads each chain member's state from the checkpoint to start from (keyed state straight into its backend). */
+  private async restoreState(): Promise<Map<number, OperatorSnapshot>> {
+    const { d } = this;
+    const out = new Map<number, OperatorSnapshot>();
+    if (d.restore === undefined) return out;
+    for (const node of d.vertex.nodes) {
+      const op = d.restore.meta.operators[node.uid];
+      if (op === undefined) continue;
+      const backend = this.backends.get(node.id) as (KeyedStateBackend & Partial<IncrementalKeyedState>) | undefined;
+      if (backend !== undefined && backend.applyChanges === undefined)
+        throw new EddyError('EDDY_INTERNAL', `the keyed state backend of "${node.name}" cannot restore from a checkpoint`);
+      try {
+        out.set(node.id, await restoreOperator(d.restore.storage, op, node, d.subtask, d.vertex.parallelism, d.plan.maxParallelism, backend as IncrementalKeyedState | undefined));
+      } catch (e) {
+        throw attributeError(e, node.name);
+      }
+    }
+    return out;
+  }
+
+  private async endInputChain(): Promise<void> {
+    this.endInputDone = true;
+    for (const { operator } of this.chain.operators) {
+      try {
+        await operator.endInput();
+      } catch (e) {
+        throw attributeError(e, operator.name);
+      }
+    }
+  }
+
   /** End of input: flush every operator in chain order, send end of input downstream, wait until it left. */
   private async finish(): Promise<void> {
     if (this.state !== 'running') return;
     this.actor.send({ type: 'FINISH' });
     try {
-      for (const { operator } of this.chain.operators) {
-        try {
-          await operator.endInput();
-        } catch (e) {
-          throw attributeError(e, operator.name);
-        }
-      }
+      if (!this.endInputDone) await this.endInputChain();
+      // With checkpoints, end of input travels as the final checkpoint: its sinks commit before anything ends.
+      if (this.d.checkpointing !== undefined) await this.finalCommit;
+      if (this.failure !== undefined || this.isFinal()) return;
       for (const w of this.writers) w.endOfInput();
       await this.outputGate.whenWritable();
       await this.d.nc.flush();
@@ -338,6 +547,8 @@ export class Task {
     if (this.failure !== undefined || this.isFinal()) return;
     this.failure = e;
     this.actor.send({ type: 'FAIL' });
+    this.resolveFinalCommit();
+    this.wake();
     void this.release().then(() => this.report());
   }
 
@@ -348,7 +559,7 @@ export class Task {
       if (!node.keyed) continue;
       if (d.stateBackend === 'heap') this.backends.set(node.id, new HeapKeyedStateBackend(node.name, d.plan.maxParallelism));
       else {
-        const path = join(d.stateDir, 'jobs', d.jobId, `v${d.vertex.id}-s${d.subtask}-n${node.id}`);
+        const path = join(d.stateDir, 'jobs', d.jobId, `v${d.vertex.id}-s${d.subtask}-n${node.id}-a${d.attempt}`);
         const backend = await LevelKeyedStateBackend.open({ path, operatorName: node.name, maxParallelism: d.plan.maxParallelism, wipe: true });
         this.levelBackends.push(backend);
         this.backends.set(node.id, backend);
@@ -356,7 +567,21 @@ export class Task {
     }
   }
 
+  /**
+   * Simulates a crash of the task actor (chaos tests): it stops at once, publishes nothing, and its
+   * supervisor learns of it only through its monitor (the result), as with a dead actor.
+   */
+  kill(): void {
+    if (this.isFinal()) return;
+    this.failure = new EddyError('EDDY_TASK_DIED', `task ${this.name} died (killed)`);
+    this.actor.send({ type: 'FAIL' });
+    this.resolveFinalCommit();
+    this.wake();
+    void this.release().then(() => this.report(false));
+  }
+
   private async release(): Promise<void> {
+    this.ctlSub?.unsubscribe();
     this.sub?.unsubscribe();
     this.outputGate?.close();
     const closing: unknown[] = [];
@@ -385,9 +610,9 @@ export class Task {
     }
   }
 
-  private report(): void {
+  private report(publish = true): void {
     const state = this.failure !== undefined && this.state !== 'canceled' ? 'failed' : this.state;
-    const r: TaskStatusReport = { vertex: this.d.vertex.id, subtask: this.d.subtask, state, metrics: Object.fromEntries(this.metrics) };
+    const r: TaskStatusReport = { vertex: this.d.vertex.id, subtask: this.d.subtask, attempt: this.d.attempt, state, metrics: Object.fromEntries(this.metrics) };
     if (this.failure !== undefined) {
       const info = toErrorInfo(this.failure);
       info.subtask = this.d.subtask;
@@ -395,7 +620,7 @@ export class Task {
     }
     this.actor.stop();
     try {
-      this.d.nc.publish(subjects.status(this.d.jobId), this.codec.encodeValue(r));
+      if (publish) this.d.nc.publish(subjects.status(this.d.jobId), this.codec.encodeValue(r));
     } catch {
       // The connection is gone: the job master sees the local result below and the lost connection.
     }

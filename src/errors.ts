@@ -17,6 +17,8 @@ export type EddyErrorCode =
   | 'EDDY_STATE_MISMATCH'
   | 'EDDY_DECODE'
   | 'EDDY_RECORD_TOO_LARGE'
+  | 'EDDY_TASK_DIED'
+  | 'EDDY_CHECKPOINT_FAILED'
   | 'EDDY_INTERNAL';
 
 /**

@@ -1,40 +1,17 @@
 // Restart policies (fixedDelay, exponentialDelay, failureRate, none): pure decisions "restart after d ms" or "fail".
+import {
+  DEFAULT_RESTART_POLICY,
+  validateRestartPolicyConfig,
+  type ExponentialDelayConfig,
+  type FailureRateConfig,
+  type FixedDelayConfig,
+  type NoRestartConfig,
+  type RestartPolicyConfig,
+} from '../../src/api/fault-tolerance.ts';
 import { EddyError } from '../../src/errors.ts';
 import { nextRandom } from '../../src/time/random.ts';
-
-/** Restart at most `maxAttempts` times in total, each after `delayMs`; the next failure fails. */
-export interface FixedDelayConfig {
-  kind: 'fixedDelay';
-  delayMs: number;
-  maxAttempts: number;
-}
-/**
- * Restart every time, after a delay that starts at `initialMs` and is multiplied by `multiplier`
- * per consecutive failure, capped at `maxMs`, spread by +/- `jitter` (a fraction, 0..1) of itself.
- * After `resetAfterMs` without a failure (counted from the moment the last restart happened) the
- * delay starts again at `initialMs`.
- */
-export interface ExponentialDelayConfig {
-  kind: 'exponentialDelay';
-  initialMs: number;
-  maxMs: number;
-  multiplier: number;
-  jitter: number;
-  resetAfterMs: number;
-}
-/** Restart after `delayMs` unless more than `maxFailures` failures fall within `intervalMs`; then fail. */
-export interface FailureRateConfig {
-  kind: 'failureRate';
-  maxFailures: number;
-  intervalMs: number;
-  delayMs: number;
-}
-/** Never restart: the first failure fails. */
-export interface NoRestartConfig {
-  kind: 'none';
-}
-
-export type RestartPolicyConfig = FixedDelayConfig | ExponentialDelayConfig | FailureRateConfig | NoRestartConfig;
+export { DEFAULT_RESTART_POLICY, validateRestartPolicyConfig };
+export type { ExponentialDelayConfig, FailureRateConfig, FixedDelayConfig, NoRestartConfig, RestartPolicyConfig };
 
 /** What to do about one failure. */
 export type RestartDecision = { action: 'restart'; delayMs: number } | { action: 'fail'; reason: string };
@@ -64,63 +41,6 @@ export interface RestartPolicy {
   snapshot(): RestartPolicySnapshot;
   /** Replaces the state with `snapshot` (taken from a policy of the same kind). */
   restore(snapshot: RestartPolicySnapshot): void;
-}
-
-/** The default policy: exponential backoff 1 s -> 60 s, doubling, 10% jitter, reset after 1 h quiet. */
-export const DEFAULT_RESTART_POLICY: ExponentialDelayConfig = {
-  kind: 'exponentialDelay',
-  initialMs: 1_000,
-  maxMs: 60_000,
-  multiplier: 2,
-  jitter: 0.1,
-  resetAfterMs: 3_600_000,
-};
-
-function fail(message: string): never {
-  throw new EddyError('EDDY_CONFIG', `restart policy: ${message}`);
-}
-function checkNumber(kind: string, name: string, v: unknown, opts: { min: number; max?: number; integer?: boolean; infinite?: boolean }): void {
-  if (typeof v !== 'number' || Number.isNaN(v)) fail(`${kind}.${name} must be a number, got ${String(v)}`);
-  if (!Number.isFinite(v) && !(opts.infinite && v === Number.POSITIVE_INFINITY)) fail(`${kind}.${name} must be finite, got ${v}`);
-  if (opts.integer && Number.isFinite(v) && !Number.isInteger(v)) fail(`${kind}.${name} must be an integer, got ${v}`);
-  if (v < opts.min) fail(`${kind}.${name} must be >= ${opts.min}, got ${v}`);
-  if (opts.max !== undefined && v > opts.max) fail(`${kind}.${name} must be <= ${opts.max}, got ${v}`);
-}
-
-/**
- * Checks a policy config, throwing `EddyError('EDDY_CONFIG')` that names the bad field.
- *
- * @example
- * ```ts
- * validateRestartPolicyConfig({ kind: 'fixedDelay', delayMs: -1, maxAttempts: 3 });
- * // throws EddyError: "EDDY_CONFIG: restart policy: fixedDelay.delayMs must be >= 0, got -1"
- * ```
- */
-export function validateRestartPolicyConfig(config: RestartPolicyConfig): void {
-  if (config === null || typeof config !== 'object') fail(`config must be an object, got ${String(config)}`);
-  switch (config.kind) {
-    case 'fixedDelay':
-      checkNumber('fixedDelay', 'delayMs', config.delayMs, { min: 0 });
-      checkNumber('fixedDelay', 'maxAttempts', config.maxAttempts, { min: 0, integer: true, infinite: true });
-      return;
-    case 'exponentialDelay':
-      checkNumber('exponentialDelay', 'initialMs', config.initialMs, { min: 0 });
-      checkNumber('exponentialDelay', 'maxMs', config.maxMs, { min: 0 });
-      if (config.maxMs < config.initialMs) fail(`exponentialDelay.maxMs (${config.maxMs}) must be >= initialMs (${config.initialMs})`);
-      checkNumber('exponentialDelay', 'multiplier', config.multiplier, { min: 1 });
-      checkNumber('exponentialDelay', 'jitter', config.jitter, { min: 0, max: 1 });
-      checkNumber('exponentialDelay', 'resetAfterMs', config.resetAfterMs, { min: 0, infinite: true });
-      return;
-    case 'failureRate':
-      checkNumber('failureRate', 'maxFailures', config.maxFailures, { min: 0, integer: true });
-      checkNumber('failureRate', 'intervalMs', config.intervalMs, { min: 1 });
-      checkNumber('failureRate', 'delayMs', config.delayMs, { min: 0 });
-      return;
-    case 'none':
-      return;
-    default:
-      fail(`unknown kind ${JSON.stringify((config as { kind?: unknown }).kind)}; expected fixedDelay, exponentialDelay, failureRate or none`);
-  }
 }
 
 function initialSnapshot(config: RestartPolicyConfig, seed: number): RestartPolicySnapshot {
@@ -174,7 +94,7 @@ export function createRestartPolicy(
 
   const restore = (s: RestartPolicySnapshot): void => {
     if (s === null || typeof s !== 'object' || s.kind !== cfg.kind) {
-      fail(`cannot restore a ${String((s as { kind?: unknown } | null)?.kind)} snapshot into a ${cfg.kind} policy`);
+      throw new EddyError('EDDY_CONFIG', `restart policy: cannot restore a ${String((s as { kind?: unknown } | null)?.kind)} snapshot into a ${cfg.kind} policy`);
     }
     state = copy(s);
   };

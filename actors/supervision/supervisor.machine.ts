@@ -3,17 +3,10 @@ import { assign, setup } from 'xstate';
 import { EddyError } from '../../src/errors.ts';
 import { createRestartPolicy, type RestartPolicyConfig, type RestartPolicySnapshot } from './restart-policy.ts';
 
-/**
- * OTP strategies. `one-for-one`: restart only the failed child. `one-for-all`: restart every child.
- * `rest-for-one`: restart the failed child and every child started after it.
- */
-export type SupervisionStrategy = 'one-for-one' | 'one-for-all' | 'rest-for-one';
+import type { RestartIntensity, SupervisionStrategy } from '../../src/api/fault-tolerance.ts';
 
-/** Restart intensity: at most `maxRestarts` restarts within `withinMs`; one more escalates. */
-export interface RestartIntensity {
-  maxRestarts: number;
-  withinMs: number;
-}
+/** OTP strategies and restart intensity are plain options of the API (src/api/fault-tolerance.ts). */
+export type { RestartIntensity, SupervisionStrategy };
 
 /** The static description of one supervisor. */
 export interface SupervisorConfig {

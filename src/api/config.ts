@@ -1,6 +1,19 @@
 // Job configuration: what StreamEnvironment.create accepts, its defaults, and its validation (EDDY_CONFIG).
 import { EddyError } from '../errors.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
+import {
+  resolveCheckpointing,
+  resolveSupervision,
+  validateRestartPolicyConfig,
+  DEFAULT_RESTART_POLICY,
+  type CheckpointingConfig,
+  type CheckpointingOptions,
+  type RestartPolicyConfig,
+  type SupervisionOptions,
+} from './fault-tolerance.ts';
+
+/** Where a job's state starts: empty, a savepoint directory, or the latest checkpoint of the same job name (`--resume`). */
+export type RestoreConfig = { savepoint: string } | { latest: true };
 
 /** Options of `StreamEnvironment.create`. Every field is optional. */
 export interface StreamEnvironmentConfig {
@@ -27,6 +40,19 @@ export interface StreamEnvironmentConfig {
   stateBackend?: 'heap' | 'level';
   /** Processing-time clock (default: the system clock). */
   clock?: Clock;
+  /**
+   * Exactly-once checkpoints every `intervalMs` (a number is the interval). Checkpoints live under
+   * `<stateDir>/checkpoints/<jobName>`. Default: off.
+   */
+  checkpointing?: CheckpointingConfig;
+  /** How failed regions restart (default: exponentialDelay with checkpointing, 'none' without). */
+  restartPolicy?: RestartPolicyConfig;
+  /** How the job master supervises its regions (default one-for-one, at most 10 restarts in 60 s). */
+  supervision?: Partial<SupervisionOptions>;
+  /** Start from a savepoint or from the latest checkpoint (default: `EDDY_FROM_SAVEPOINT` / `EDDY_RESUME`, else empty state). */
+  restore?: RestoreConfig;
+  /** Restore even when the savepoint holds state of an operator the job no longer has (it is dropped). Default false. */
+  allowNonRestoredState?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -40,9 +66,14 @@ export interface ResolvedConfig {
   autoWatermarkIntervalMs: number;
   stateBackend: 'heap' | 'level';
   clock: Clock;
+  checkpointing: CheckpointingOptions | undefined;
+  restartPolicy: RestartPolicyConfig;
+  supervision: SupervisionOptions;
+  restore: RestoreConfig | undefined;
+  allowNonRestoredState: boolean;
 }
 
-const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing']);
+const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState']);
 
 function configError(msg: string): EddyError {
   return new EddyError('EDDY_CONFIG', msg);
@@ -74,8 +105,6 @@ function envInt(name: string): number | undefined {
 export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   if (c === null || typeof c !== 'object') throw configError(`the config must be an object, got ${c === null ? 'null' : typeof c}`);
   for (const k of Object.keys(c)) if (!KNOWN.has(k)) throw configError(`unknown config option "${k}"; known options: ${[...KNOWN].join(', ')}`);
-  if ('checkpointing' in c && (c as Record<string, unknown>)['checkpointing'] !== undefined)
-    throw configError('checkpointing is not available in this version of eddy yet: remove the "checkpointing" option (jobs run without fault tolerance)');
   const parallelism = positiveInt(c.parallelism ?? envInt('EDDY_PARALLELISM') ?? 1, 'parallelism', 32768);
   const maxParallelism = positiveInt(c.maxParallelism ?? Math.max(128, parallelism), 'maxParallelism', 32768);
   if (maxParallelism < parallelism) throw configError(`maxParallelism (${maxParallelism}) must be at least parallelism (${parallelism})`);
@@ -98,5 +127,38 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   if (stateBackend !== 'heap' && stateBackend !== 'level') throw configError(`stateBackend must be 'heap' or 'level', got ${JSON.stringify(stateBackend)}`);
   const clock = c.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.schedule !== 'function') throw configError('clock must implement Clock (now, schedule, sleep, monotonic)');
-  return { parallelism, maxParallelism, nats: natsRaw, stateDir, network, connectTimeoutMs, connectionLossTimeoutMs, autoWatermarkIntervalMs, stateBackend, clock };
+  const checkpointing = resolveCheckpointing(c.checkpointing);
+  // Flink's rule: without checkpoints a restart would replay from the start and duplicate output, so the default is not to restart.
+  const restartPolicy = c.restartPolicy ?? (checkpointing === undefined ? { kind: 'none' as const } : DEFAULT_RESTART_POLICY);
+  validateRestartPolicyConfig(restartPolicy);
+  const supervision = resolveSupervision(c.supervision);
+  let restore = c.restore;
+  if (restore === undefined) {
+    const sp = process.env['EDDY_FROM_SAVEPOINT'];
+    if (sp) restore = { savepoint: sp };
+    else if (process.env['EDDY_RESUME'] === '1') restore = { latest: true };
+  }
+  if (restore !== undefined) {
+    const ok = restore !== null && typeof restore === 'object' && (('savepoint' in restore && typeof restore.savepoint === 'string' && restore.savepoint !== '') || ('latest' in restore && restore.latest === true));
+    if (!ok) throw configError(`restore must be { savepoint: '<path>' } or { latest: true }, got ${JSON.stringify(restore)}`);
+  }
+  const allowNonRestoredState = c.allowNonRestoredState ?? false;
+  if (typeof allowNonRestoredState !== 'boolean') throw configError('allowNonRestoredState must be true or false');
+  return {
+    parallelism,
+    maxParallelism,
+    nats: natsRaw,
+    stateDir,
+    network,
+    connectTimeoutMs,
+    connectionLossTimeoutMs,
+    autoWatermarkIntervalMs,
+    stateBackend,
+    clock,
+    checkpointing,
+    restartPolicy,
+    supervision,
+    restore,
+    allowNonRestoredState,
+  };
 }

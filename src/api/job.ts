@@ -4,6 +4,33 @@ import type { ErrorInfo } from '../errors.ts';
 export type JobStatus = 'finished' | 'failed' | 'canceled';
 
 /** The outcome of a job. `error` carries the failing operator's name and the cause when status is 'failed'. */
+/** One supervised restart: which regions restarted, why, and from which checkpoint. */
+export interface RestartInfo {
+  /** Milliseconds since the job started. */
+  atMs: number;
+  /** Pipelined regions restarted (indexes; a region is a connected part of the job graph). */
+  regions: number[];
+  cause: ErrorInfo;
+  /** The completed checkpoint the regions restored, or null (restarted from the job's starting state). */
+  checkpointId: number | null;
+}
+
+/** Checkpoint statistics of a job. */
+export interface CheckpointSummary {
+  completed: number;
+  aborted: number;
+  lastCompletedId: number | null;
+  /** The most recent checkpoints (up to 50), oldest first. */
+  history: { id: number; kind: string; status: 'completed' | 'aborted'; durationMs: number; bytes: number; reason?: string }[];
+}
+
+/** A running job's status. */
+export interface JobStatusInfo {
+  state: string;
+  restarts: RestartInfo[];
+  checkpoints: CheckpointSummary | undefined;
+}
+
 export interface JobResult {
   jobId: string;
   jobName: string;
@@ -12,6 +39,10 @@ export interface JobResult {
   /** Counters: `recordsIn` per task summed, and operator counters as `<operator>.<name>`. */
   metrics: Record<string, number>;
   error?: ErrorInfo;
+  /** Every supervised restart, with its cause (empty when none happened). */
+  restarts: RestartInfo[];
+  /** Present when the job took checkpoints. */
+  checkpoints?: CheckpointSummary;
 }
 
 /** A running job: cancel it, or await its result. */
@@ -23,4 +54,13 @@ export interface JobClient {
   readonly result: Promise<JobResult>;
   /** Cancels the job and resolves with its result (status 'canceled' unless it had already ended). */
   cancel(): Promise<JobResult>;
+  /** State, restarts and checkpoints so far. */
+  status(): JobStatusInfo;
+  /**
+   * Takes a savepoint (full, portable) into `directory` (default `<stateDir>/savepoints/<job>-<n>`)
+   * and resolves with its path. Needs checkpointing enabled.
+   */
+  savepoint(directory?: string): Promise<string>;
+  /** Triggers a checkpoint now; resolves with its id once completed. */
+  triggerCheckpoint(): Promise<number>;
 }

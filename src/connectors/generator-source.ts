@@ -1,4 +1,4 @@
-// A parallel source of generated records, deterministic by index, bounded or not, optionally rate-limited.
+// A parallel source of generated records, deterministic by index, bounded or not, optionally rate-limited, rescalable by splits.
 import { EddyError } from '../errors.ts';
 import { runCode, type Attribute, type FusedRun } from '../operators/chain-fusion.ts';
 import type { OperatorContext } from '../operators/operator.ts';
@@ -12,18 +12,43 @@ export interface GeneratorOptions {
 }
 
 /**
- * Subtask s of p emits indexes s, s + p, s + 2p, ... below `count`, so the union over subtasks is
- * exactly 0..count-1 whatever the parallelism.
+ * A generator split: the indexes `next, next + step, next + 2 * step, ...` below `count` still to
+ * emit. It is also the split's checkpoint state, as is (plain data).
+ */
+export interface GeneratorSplit {
+  next: number;
+  step: number;
+}
+
+/** True when `s` is a well-formed split: integers `next >= 0` and `step >= 1`. */
+function isSplit(s: unknown): s is GeneratorSplit {
+  if (s === null || typeof s !== 'object') return false;
+  const { next, step } = s as Record<string, unknown>;
+  return Number.isSafeInteger(next) && (next as number) >= 0 && Number.isSafeInteger(step) && (step as number) >= 1;
+}
+
+/**
+ * On a fresh start subtask s of p owns the single split `{ next: s, step: p }`, so the union over
+ * subtasks is exactly 0..count-1 whatever the parallelism. Splits never change their stride: after a
+ * restore at another parallelism (splits dealt round-robin) the union of the restored splits is still
+ * exactly the indexes not yet emitted, each once. A reader with several splits reads them in turn
+ * (one slice of a poll each, so an unbounded split cannot starve the others); a reader whose
+ * splits are all exhausted, or that got none, returns 'end' at once, bounded or not (an unbounded
+ * job restored at a parallelism above its split count thus runs some source subtasks that end
+ * immediately; their end-of-input does not end the others).
  */
 class GeneratorReader<T> implements SourceReader<T> {
-  private next: number;
-  private readonly step: number;
+  /** Splits with indexes left; exhausted ones are dropped, so `snapshotState` never lists them. */
+  private splits: GeneratorSplit[];
+  /** The split the next poll reads first (round-robin among splits). */
+  private cursor = 0;
   private readonly started: number;
+  /** Records generated since `started` by this reader (all its splits): what the rate limit counts. */
   private emitted = 0;
   private readonly ratePerMs: number;
   private waitMs = 0;
-  /** Set by `fuse`: generates and processes up to n records, returns how many it generated. */
-  private fusedLoop: ((n: number) => number) | undefined;
+  /** Set by `fuse`: generates and processes up to n records of a split, advances it, returns how many it generated. */
+  private fusedLoop: ((split: GeneratorSplit, n: number) => number) | undefined;
   private onEmitted: (n: number) => void = () => undefined;
 
   constructor(
@@ -33,46 +58,73 @@ class GeneratorReader<T> implements SourceReader<T> {
     private readonly clock: Clock,
     rate: number | undefined,
   ) {
-    this.next = ctx.subtaskIndex;
-    this.step = ctx.parallelism;
+    this.splits = ctx.subtaskIndex < count ? [{ next: ctx.subtaskIndex, step: ctx.parallelism }] : [];
     this.started = clock.monotonic();
+    // Each reader takes an equal share of the rate, however many splits it holds.
     this.ratePerMs = rate === undefined ? Infinity : rate / ctx.parallelism / 1000;
   }
 
   poll(out: SourceOutput<T>, max: number): PollResult {
-    let n = max;
+    if (this.splits.length === 0) return 'end';
+    let budget = max;
     if (this.ratePerMs !== Infinity) {
       const allowed = Math.floor((this.clock.monotonic() - this.started) * this.ratePerMs) - this.emitted;
       if (allowed <= 0) {
         this.waitMs = Math.max(1, Math.ceil(1 / this.ratePerMs));
         return 'wait';
       }
-      n = Math.min(n, allowed);
+      budget = Math.min(budget, allowed);
     }
-    if (this.fusedLoop !== undefined) {
-      const k = this.fusedLoop(n);
-      this.emitted += k;
-      this.onEmitted(k);
-      return this.next >= this.count ? 'end' : 'more';
+    const { splits, count } = this;
+    const fused = this.fusedLoop;
+    let total = 0;
+    // Each split at most once per poll, starting where the last poll stopped.
+    for (let visits = splits.length; visits > 0 && budget > 0 && splits.length > 0; visits--) {
+      if (this.cursor >= splits.length) this.cursor = 0;
+      const split = splits[this.cursor]!;
+      let k: number;
+      try {
+        k = fused !== undefined ? fused.call(this, split, budget) : this.readSplit(split, out, budget);
+      } finally {
+        if (split.next >= count) splits.splice(this.cursor, 1);
+      }
+      if (split.next < count) this.cursor++;
+      budget -= k;
+      total += k;
     }
-    const { count, step, fn } = this;
-    let i = this.next;
-    for (let k = 0; k < n && i < count; k++, i += step) out.collect(fn(i), NO_TIMESTAMP);
-    this.emitted += (i - this.next) / step;
-    this.next = i;
-    return i >= count ? 'end' : 'more';
+    this.emitted += total;
+    if (fused !== undefined) this.onEmitted(total);
+    return splits.length === 0 ? 'end' : 'more';
+  }
+
+  /** The unfused path: emits up to `n` records of `split` through `out`, advancing it. */
+  private readSplit(split: GeneratorSplit, out: SourceOutput<T>, n: number): number {
+    const { count, fn } = this;
+    const step = split.step;
+    let i = split.next;
+    let k = 0;
+    try {
+      for (; k < n && i < count; k++, i += step) out.collect(fn(i), NO_TIMESTAMP);
+    } catch (e) {
+      // The failing index counts as read, as in the fused loop: the task fails with it.
+      split.next = i + step;
+      throw e;
+    }
+    split.next = i;
+    return k;
   }
 
   fuse(run: FusedRun, attribute: Attribute, sourceName: string, onEmitted: (n: number) => void): boolean {
     // The generator's loop and the chain in one generated function: its call sites are this job's alone.
+    // It runs per split; the loop itself keeps its locals in registers as before.
     const make = new Function(
       'f',
       'names',
       'attribute',
       'sourceName',
-      `return function fusedLoop(n) {
-  const count = this.count, step = this.step, g = this.fn;
-  let i = this.next, k = 0, s = -1, ts;
+      `return function fusedLoop(split, n) {
+  const count = this.count, step = split.step, g = this.fn;
+  let i = split.next, k = 0, s = -1, ts;
   try {
     for (; k < n && i < count; k++, i += step) {
       s = -1;
@@ -81,10 +133,10 @@ class GeneratorReader<T> implements SourceReader<T> {
 ${runCode(run, 'continue', '      ')}
     }
   } catch (e) {
-    this.next = i + step;
+    split.next = i + step;
     throw attribute(e, s < 0 ? sourceName : names[s]);
   }
-  this.next = i;
+  split.next = i;
   return k;
 };`,
     );
@@ -96,17 +148,41 @@ ${runCode(run, 'continue', '      ')}
     return this.clock.sleep(this.waitMs);
   }
   snapshotState(): unknown[] {
-    return [{ next: this.next, emitted: this.emitted }];
+    // Copies: the snapshot must not move on with the reader.
+    return this.splits.map((s) => ({ next: s.next, step: s.step }));
   }
   restoreState(splits: unknown[]): void {
-    const s = splits[0] as { next: number; emitted: number };
-    this.next = s.next;
-    this.emitted = s.emitted;
+    if (!Array.isArray(splits))
+      throw new EddyError('EDDY_STATE_MISMATCH', `Generator Source: restored state must be a list of splits, got ${describe(splits)}`);
+    const restored: GeneratorSplit[] = [];
+    splits.forEach((s, i) => {
+      if (!isSplit(s))
+        throw new EddyError(
+          'EDDY_STATE_MISMATCH',
+          `Generator Source: restored split #${i} is ${describe(s)}, not { next, step } with integers next >= 0 and step >= 1 (was the state written by another source?)`,
+        );
+      if (s.next < this.count) restored.push({ next: s.next, step: s.step });
+    });
+    this.splits = restored;
+    this.cursor = 0;
+    // The rate limit counts from this reader's start; what earlier runs emitted does not hold it back.
+    this.emitted = 0;
   }
 }
 
+function describe(v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    s = undefined;
+  }
+  return (s ?? String(v)).slice(0, 80);
+}
+
 /**
- * Generates `fn(i)` for i in 0..count-1 (`count` may be Infinity for an unbounded stream).
+ * Generates `fn(i)` for i in 0..count-1 (`count` may be Infinity for an unbounded stream). Its
+ * checkpoint state is a list of splits `{ next, step }`, so a restore may change the parallelism.
  *
  * @example
  * ```ts

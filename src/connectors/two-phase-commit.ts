@@ -4,8 +4,9 @@ import type { SinkContext, SinkWriter } from '../operators/sink-operator.ts';
 
 /**
  * The records a sink subtask received between two checkpoint barriers. `id` is stable plain data
- * (`<subtask>-<checkpointId>` of the subtask that opened it), so a commit repeated after a restore
- * (even at another parallelism) writes under the same names or message ids as the first attempt.
+ * (`<jobId>-<subtask>-<checkpointId>` of the job and subtask that opened it), so a commit repeated
+ * after a restore (even at another parallelism, or by a new job started from a savepoint) writes
+ * under the same names or message ids as the first attempt.
  */
 export interface SinkTransaction<T> {
   id: string;
@@ -44,6 +45,7 @@ export async function twoPhaseCommitWriter<T>(opts: TwoPhaseCommitOptions<T>): P
   const { ctx, commit } = opts;
   const name = ctx.operator.operatorName;
   const subtask = ctx.operator.subtaskIndex;
+  const txnPrefix = `${ctx.operator.jobId}-${subtask}`;
   const checkpointing = ctx.operator.checkpointing;
   const flushEvery = opts.flushEvery ?? 1000;
   let current: T[] = [];
@@ -76,17 +78,17 @@ export async function twoPhaseCommitWriter<T>(opts: TwoPhaseCommitOptions<T>): P
         unchecked = 0;
         const records = current;
         current = [];
-        void commitInOrder([{ id: `${subtask}-direct`, checkpointId: -1, records }]).catch((e) => ctx.operator.failTask(e));
+        void commitInOrder([{ id: `${txnPrefix}-direct`, checkpointId: -1, records }]).catch((e) => ctx.operator.failTask(e));
       }
     },
     async finish(): Promise<void> {
       if (checkpointing) return; // The final checkpoint takes `current` and commits it.
       const records = current;
       current = [];
-      await commitInOrder(records.length > 0 ? [{ id: `${subtask}-direct`, checkpointId: -1, records }] : []);
+      await commitInOrder(records.length > 0 ? [{ id: `${txnPrefix}-direct`, checkpointId: -1, records }] : []);
     },
     snapshotState(checkpointId: number): unknown[] {
-      if (current.length > 0) pending.push({ id: `${subtask}-${checkpointId}`, checkpointId, records: current });
+      if (current.length > 0) pending.push({ id: `${txnPrefix}-${checkpointId}`, checkpointId, records: current });
       current = [];
       return pending.slice();
     },

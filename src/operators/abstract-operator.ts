@@ -69,9 +69,13 @@ export abstract class AbstractStreamOperator<IN, OUT> implements StreamOperator<
 
   endInput(): void | Promise<void> {}
 
-  snapshotState(): OperatorSnapshot {
+  /**
+   * At a checkpoint (`checkpointId` given) keyed state is left out: the task snapshots the backend
+   * itself, incrementally. Without an id (the harness) the full keyed state is included.
+   */
+  snapshotState(checkpointId?: number): OperatorSnapshot {
     const snapshot: OperatorSnapshot = {};
-    const keyed = this.ctx.keyedState?.snapshot();
+    const keyed = checkpointId === undefined ? this.ctx.keyedState?.snapshot() : undefined;
     if (keyed !== undefined) snapshot.keyed = keyed;
     if (this.timerServiceInstance !== undefined && this.timerServiceInstance.size > 0) snapshot.timers = this.timerServiceInstance.snapshot();
     return snapshot;

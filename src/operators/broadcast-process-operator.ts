@@ -86,8 +86,8 @@ export class BroadcastProcessOperator<IN1, IN2, OUT>
     this.writable = false;
     this.enterTimer(timestamp, domain, this.fn.onTimer).call(this.fn, timestamp, this, this);
   }
-  override snapshotState(): OperatorSnapshot {
-    const snapshot = super.snapshotState();
+  override snapshotState(checkpointId?: number): OperatorSnapshot {
+    const snapshot = super.snapshotState(checkpointId);
     const state: BroadcastOperatorState = { broadcast: this.store.snapshot() };
     snapshot.operator = state;
     return snapshot;

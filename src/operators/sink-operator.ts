@@ -62,7 +62,7 @@ export class SinkOperator<T> extends AbstractStreamOperator<T, never> implements
     this.restored = undefined;
   }
   override snapshotState(checkpointId?: number): OperatorSnapshot {
-    const snapshot = super.snapshotState();
+    const snapshot = super.snapshotState(checkpointId);
     if (checkpointId !== undefined && this.writer.snapshotState !== undefined) snapshot.list = this.writer.snapshotState(checkpointId);
     return snapshot;
   }

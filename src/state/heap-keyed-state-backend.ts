@@ -14,6 +14,12 @@ import type {
   ValueStateDescriptor,
 } from './descriptors.ts';
 import { normalizeKey, type NormalizedKey } from './key-group.ts';
+import {
+  KeyedStateChangesBuilder,
+  type IncrementalKeyedState,
+  type KeyGroupChanges,
+  type KeyedStateChanges,
+} from './keyed-state-changes.ts';
 import { restoredStates } from './restored-state.ts';
 
 /** Plain data a keyed state backend snapshots to and restores from (msgpack-able). */
@@ -45,7 +51,32 @@ export interface KeyedStateBackend {
 type Table = Map<NormalizedKey, any>;
 
 /**
+ * One state: its table, its handle once declared, and, while changes are tracked, the keys written
+ * or removed since the last take. Invariant: `table` is never replaced (handles keep a reference),
+ * and `dirty` is undefined exactly when the backend does not track changes.
+ */
+interface Slot {
+  readonly kind: StateKind;
+  readonly table: Table;
+  handle: unknown;
+  dirty: Set<NormalizedKey> | undefined;
+}
+
+/** Marks `key` of `slot` as changed; a no-op (one check, no allocation) while changes are not tracked. */
+function touch(slot: Slot, key: NormalizedKey): void {
+  const d = slot.dirty;
+  if (d !== undefined) d.add(key);
+}
+
+/** A table value detached one level from the live state (lists and maps are mutated in place). */
+function detached(kind: StateKind, v: any): unknown {
+  return kind === 'list' ? (v as unknown[]).slice() : kind === 'map' ? new Map(v as Map<unknown, unknown>) : v;
+}
+
+/**
  * The heap backend: state lives in JS Maps (the fast path); key groups are computed only at snapshot.
+ * After `trackChanges()` every write also records its key in the state's dirty set, so that
+ * `takeChanges()` costs what changed, not the state size.
  *
  * @example
  * ```ts
@@ -55,9 +86,10 @@ type Table = Map<NormalizedKey, any>;
  * n.update(n.value() + 1);
  * ```
  */
-export class HeapKeyedStateBackend implements KeyedStateBackend {
+export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeyedState {
   private currentKey: NormalizedKey = '';
-  private readonly tables = new Map<string, { kind: StateKind; table: Table; handle: unknown }>();
+  private readonly tables = new Map<string, Slot>();
+  private tracking = false;
 
   constructor(
     private readonly operatorName: string,
@@ -83,13 +115,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (existing !== undefined) {
       if (existing.kind !== descriptor.kind) throw this.kindMismatch(descriptor.name, existing.kind, descriptor.kind);
       // A table restored from a snapshot gets its handle when the operator first declares it.
-      existing.handle ??= this.createHandle(descriptor, existing.table);
+      existing.handle ??= this.createHandle(descriptor, existing);
       return existing.handle as StateOf<D>;
     }
-    const table: Table = new Map();
-    const handle = this.createHandle(descriptor, table);
-    this.tables.set(descriptor.name, { kind: descriptor.kind, table, handle });
-    return handle as StateOf<D>;
+    const slot = this.newSlot(descriptor.name, descriptor.kind);
+    slot.handle = this.createHandle(descriptor, slot);
+    return slot.handle as StateOf<D>;
   }
 
   keys(stateName: string): IterableIterator<NormalizedKey> {
@@ -100,7 +131,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const states: KeyedStateSnapshot['states'] = [];
     for (const [name, { kind, table }] of this.tables) {
       const entries: [NormalizedKey, unknown][] = [];
-      for (const [k, v] of table) entries.push([k, kind === 'list' ? v.slice() : kind === 'map' ? new Map(v) : v]);
+      for (const [k, v] of table) entries.push([k, detached(kind, v)]);
       states.push({ name, kind, entries });
     }
     return { version: 1, maxParallelism: this.maxParallelism, states };
@@ -108,13 +139,87 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   restore(snapshots: readonly KeyedStateSnapshot[], range: { start: number; end: number }): void {
     for (const s of restoredStates(snapshots, range, this.maxParallelism, this.operatorName)) {
-      let entry = this.tables.get(s.name);
-      if (entry === undefined) {
-        entry = { kind: s.kind, table: new Map(), handle: undefined };
-        this.tables.set(s.name, entry);
-      } else if (entry.kind !== s.kind) throw this.kindMismatch(s.name, entry.kind, s.kind);
-      for (const [k, v] of s.entries) entry.table.set(k, v);
+      const slot = this.slotFor(s.name, s.kind);
+      for (const [k, v] of s.entries) {
+        slot.table.set(k, v);
+        touch(slot, k);
+      }
     }
+  }
+
+  /** From now on, every write records its key (idempotent; tables declared later track too). */
+  trackChanges(): void {
+    this.tracking = true;
+    for (const slot of this.tables.values()) slot.dirty ??= new Set();
+  }
+
+  /**
+   * Per key group, the current value (`put`; lists and maps copied one level) or the absence
+   * (`del`) of every key written since `trackChanges()` or the last take; resets the tracked keys.
+   * Empty when changes are not tracked. Other values are shared with the live state: encode the
+   * result before the next record is processed.
+   */
+  takeChanges(): KeyedStateChanges {
+    const out = new KeyedStateChangesBuilder(this.maxParallelism);
+    for (const [name, slot] of this.tables) {
+      const dirty = slot.dirty;
+      if (dirty === undefined || dirty.size === 0) continue;
+      out.state(name, slot.kind);
+      const { kind, table } = slot;
+      for (const k of dirty) {
+        const v = table.get(k);
+        if (v === undefined) out.del(k);
+        else out.put(k, detached(kind, v));
+      }
+      dirty.clear();
+    }
+    return out.changes;
+  }
+
+  /** Every entry, as `put`s by key group (the start of a new chain); resets the tracked keys. Synchronous. */
+  takeFull(): KeyedStateChanges {
+    const out = new KeyedStateChangesBuilder(this.maxParallelism);
+    for (const [name, slot] of this.tables) {
+      slot.dirty?.clear();
+      if (slot.table.size === 0) continue;
+      out.state(name, slot.kind);
+      for (const [k, v] of slot.table) out.put(k, detached(slot.kind, v));
+    }
+    return out.changes;
+  }
+
+  /**
+   * Replays one key group's changes: puts set (lists and maps copied one level, so the restored
+   * state shares nothing with `changes`), dels remove. Creates undeclared states as restore() does.
+   *
+   * @throws EddyError `EDDY_STATE_MISMATCH` when a state is declared here with another kind.
+   */
+  applyChanges(changes: KeyGroupChanges): void {
+    for (const s of changes.states) {
+      const slot = this.slotFor(s.name, s.kind);
+      for (const [k, v] of s.put) {
+        slot.table.set(k, detached(s.kind, v));
+        touch(slot, k);
+      }
+      for (const k of s.del) {
+        slot.table.delete(k);
+        touch(slot, k);
+      }
+    }
+  }
+
+  /** The slot of `name`, created when missing; throws `EDDY_STATE_MISMATCH` when it has another kind. */
+  private slotFor(name: string, kind: StateKind): Slot {
+    const slot = this.tables.get(name);
+    if (slot === undefined) return this.newSlot(name, kind);
+    if (slot.kind !== kind) throw this.kindMismatch(name, slot.kind, kind);
+    return slot;
+  }
+
+  private newSlot(name: string, kind: StateKind): Slot {
+    const slot: Slot = { kind, table: new Map(), handle: undefined, dirty: this.tracking ? new Set() : undefined };
+    this.tables.set(name, slot);
+    return slot;
   }
 
   private kindMismatch(name: string, had: StateKind, wanted: StateKind): EddyError {
@@ -125,30 +230,38 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     );
   }
 
-  private createHandle(d: StateDescriptor, table: Table): unknown {
+  private createHandle(d: StateDescriptor, slot: Slot): unknown {
     // Handles close over the backend, not a key: they always act on the current key (Flink's contract).
     const b = this;
     switch (d.kind) {
       case 'value':
-        return new HeapValueState(b, table, (d as ValueStateDescriptor<unknown>).defaultValue);
+        return new HeapValueState(b, slot, (d as ValueStateDescriptor<unknown>).defaultValue);
       case 'list':
-        return new HeapListState(b, table);
+        return new HeapListState(b, slot);
       case 'map':
-        return new HeapMapState(b, table);
+        return new HeapMapState(b, slot);
       case 'reducing':
-        return new HeapReducingState(b, table, (d as ReducingStateDescriptor<unknown>).reduceFunction);
+        return new HeapReducingState(b, slot, (d as ReducingStateDescriptor<unknown>).reduceFunction);
       case 'aggregating':
-        return new HeapAggregatingState(b, table, (d as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
+        return new HeapAggregatingState(b, slot, (d as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
     }
   }
 }
 
+/*
+ * The handles: every method that changes the table calls touch(slot, key) for the key it changes,
+ * reads never do. `table` is `slot.table`, kept as a field so that reads take no extra hop.
+ */
+
 class HeapValueState<T> implements ValueState<T> {
+  private readonly table: Table;
   constructor(
     private readonly b: HeapKeyedStateBackend,
-    private readonly table: Table,
+    private readonly slot: Slot,
     private readonly defaultValue: T,
-  ) {}
+  ) {
+    this.table = slot.table;
+  }
   value(): T {
     const v = this.table.get(this.b.getCurrentKey());
     if (v !== undefined) return v;
@@ -157,21 +270,28 @@ class HeapValueState<T> implements ValueState<T> {
     return d !== null && typeof d === 'object' ? structuredClone(d) : d;
   }
   update(value: T): void {
-    if (value === undefined) this.table.delete(this.b.getCurrentKey());
-    else this.table.set(this.b.getCurrentKey(), value);
+    const k = this.b.getCurrentKey();
+    if (value === undefined) this.table.delete(k);
+    else this.table.set(k, value);
+    touch(this.slot, k);
   }
   clear(): void {
-    this.table.delete(this.b.getCurrentKey());
+    const k = this.b.getCurrentKey();
+    this.table.delete(k);
+    touch(this.slot, k);
   }
 }
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
 class HeapListState<T> implements ListState<T> {
+  private readonly table: Table;
   constructor(
     private readonly b: HeapKeyedStateBackend,
-    private readonly table: Table,
-  ) {}
+    private readonly slot: Slot,
+  ) {
+    this.table = slot.table;
+  }
   get(): readonly T[] {
     return this.table.get(this.b.getCurrentKey()) ?? EMPTY;
   }
@@ -180,6 +300,7 @@ class HeapListState<T> implements ListState<T> {
     const list = this.table.get(k);
     if (list === undefined) this.table.set(k, [value]);
     else list.push(value);
+    touch(this.slot, k);
   }
   addAll(values: Iterable<T>): void {
     for (const v of values) this.add(v);
@@ -187,25 +308,36 @@ class HeapListState<T> implements ListState<T> {
   update(values: Iterable<T>): void {
     const list = [...values];
     if (list.length === 0) this.clear();
-    else this.table.set(this.b.getCurrentKey(), list);
+    else {
+      const k = this.b.getCurrentKey();
+      this.table.set(k, list);
+      touch(this.slot, k);
+    }
   }
   clear(): void {
-    this.table.delete(this.b.getCurrentKey());
+    const k = this.b.getCurrentKey();
+    this.table.delete(k);
+    touch(this.slot, k);
   }
 }
 
 class HeapMapState<K, V> implements MapState<K, V> {
+  private readonly table: Table;
   constructor(
     private readonly b: HeapKeyedStateBackend,
-    private readonly table: Table,
-  ) {}
+    private readonly slot: Slot,
+  ) {
+    this.table = slot.table;
+  }
   private map(): Map<K, V> | undefined {
     return this.table.get(this.b.getCurrentKey());
   }
+  /** The current key's map, created when missing, with the key marked as changed (the caller writes it). */
   private mapForWrite(): Map<K, V> {
     const k = this.b.getCurrentKey();
     let m = this.table.get(k);
     if (m === undefined) this.table.set(k, (m = new Map()));
+    touch(this.slot, k);
     return m;
   }
   get(key: K): V | undefined {
@@ -217,11 +349,13 @@ class HeapMapState<K, V> implements MapState<K, V> {
   putAll(entries: Iterable<readonly [K, V]>): void {
     const m = this.mapForWrite();
     for (const [k, v] of entries) m.set(k, v);
+    // No entries for a key without a map: leave no empty map behind (an empty map is no value).
+    if (m.size === 0) this.clear();
   }
   remove(key: K): void {
     const m = this.map();
-    if (m === undefined) return;
-    m.delete(key);
+    if (m === undefined || !m.delete(key)) return;
+    touch(this.slot, this.b.getCurrentKey());
     if (m.size === 0) this.clear();
   }
   contains(key: K): boolean {
@@ -240,16 +374,21 @@ class HeapMapState<K, V> implements MapState<K, V> {
     return (this.map()?.size ?? 0) === 0;
   }
   clear(): void {
-    this.table.delete(this.b.getCurrentKey());
+    const k = this.b.getCurrentKey();
+    this.table.delete(k);
+    touch(this.slot, k);
   }
 }
 
 class HeapReducingState<T> implements ReducingState<T> {
+  private readonly table: Table;
   constructor(
     private readonly b: HeapKeyedStateBackend,
-    private readonly table: Table,
+    private readonly slot: Slot,
     private readonly reduce: (a: T, b: T) => T,
-  ) {}
+  ) {
+    this.table = slot.table;
+  }
   get(): T | undefined {
     return this.table.get(this.b.getCurrentKey());
   }
@@ -257,18 +396,24 @@ class HeapReducingState<T> implements ReducingState<T> {
     const k = this.b.getCurrentKey();
     const cur = this.table.get(k);
     this.table.set(k, cur === undefined ? value : this.reduce(cur, value));
+    touch(this.slot, k);
   }
   clear(): void {
-    this.table.delete(this.b.getCurrentKey());
+    const k = this.b.getCurrentKey();
+    this.table.delete(k);
+    touch(this.slot, k);
   }
 }
 
 class HeapAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, OUT> {
+  private readonly table: Table;
   constructor(
     private readonly b: HeapKeyedStateBackend,
-    private readonly table: Table,
+    private readonly slot: Slot,
     private readonly fn: { createAccumulator(): ACC; add(v: IN, acc: ACC): ACC; getResult(acc: ACC): OUT },
-  ) {}
+  ) {
+    this.table = slot.table;
+  }
   get(): OUT | undefined {
     const acc = this.table.get(this.b.getCurrentKey());
     return acc === undefined ? undefined : this.fn.getResult(acc);
@@ -277,8 +422,11 @@ class HeapAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, OUT> {
     const k = this.b.getCurrentKey();
     const acc = this.table.get(k);
     this.table.set(k, this.fn.add(value, acc === undefined ? this.fn.createAccumulator() : acc));
+    touch(this.slot, k);
   }
   clear(): void {
-    this.table.delete(this.b.getCurrentKey());
+    const k = this.b.getCurrentKey();
+    this.table.delete(k);
+    touch(this.slot, k);
   }
 }

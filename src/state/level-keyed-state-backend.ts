@@ -13,6 +13,12 @@ import type {
 } from './descriptors.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
 import { keyGroupOfNormalized, normalizeKey, type NormalizedKey } from './key-group.ts';
+import {
+  KeyedStateChangesBuilder,
+  type IncrementalKeyedState,
+  type KeyGroupChanges,
+  type KeyedStateChanges,
+} from './keyed-state-changes.ts';
 import { restoredStates } from './restored-state.ts';
 import { LevelAggregatingState, LevelListState, LevelMapState, LevelReducingState, LevelValueState } from './level-state-handles.ts';
 
@@ -44,6 +50,11 @@ import { LevelAggregatingState, LevelListState, LevelMapState, LevelReducingStat
  * snapshotAsync() and keysAsync() scan the whole database (a state's keys are spread over the key
  * groups) and build the snapshot in memory, as the KeyedStateSnapshot format requires; incremental,
  * streamed snapshots by key-group range are the checkpoint work's business.
+ *
+ * Incremental snapshots: after trackChanges(), write() (the one path every handle, restore and
+ * applyChanges write through) adds the key to its state's dirty set. takeChanges() reads the dirty
+ * keys' current values through read() (cache, generations, getSync), so it is synchronous and
+ * exact; takeFull() is snapshotAsync() regrouped by key group (see takeFull for why it is consistent).
  */
 
 const TOMBSTONE: unique symbol = Symbol('deleted');
@@ -53,6 +64,24 @@ type StateCache = Map<NormalizedKey, Cached>;
 /** Dirty entries of every state, by state name. */
 type Generation = { states: Map<string, StateCache>; size: number };
 type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+/**
+ * A declared state, as the handles address it. `dirty` holds the keys written since the last take
+ * while changes are tracked, and is undefined exactly when they are not.
+ */
+export interface LevelStateMeta {
+  readonly name: string;
+  readonly kind: StateKind;
+  /** `<state name>\0`, the part of the LevelDB key between key group and encoded key. */
+  readonly prefix: Buffer;
+  handle: unknown;
+  dirty: Set<NormalizedKey> | undefined;
+}
+
+/** A value detached one level from the live state (cached lists and maps are mutated in place). */
+function detached(kind: StateKind, v: unknown): unknown {
+  return kind === 'list' ? (v as unknown[]).slice() : kind === 'map' ? new Map(v as Map<unknown, unknown>) : v;
+}
 
 const KIND_PREFIX = Buffer.from([0xff, 0xff, 0x6b]);
 const packr = new Packr({ useRecords: false, moreTypes: true } as ConstructorParameters<typeof Packr>[0]);
@@ -116,12 +145,12 @@ function decodeKey(b: Buffer, at: number): NormalizedKey {
  * await backend.close();
  * ```
  */
-export class LevelKeyedStateBackend implements KeyedStateBackend {
+export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKeyedState {
   private currentKey: NormalizedKey = '';
   /** Key group and encoded form of the current key, computed on the first LevelDB read for it. */
   private currentGroup = -1;
   private currentEncoded: Buffer | undefined;
-  private readonly kinds = new Map<string, { kind: StateKind; handle: unknown; prefix: Buffer }>();
+  private readonly kinds = new Map<string, LevelStateMeta>();
   private cache: Generation = { states: new Map(), size: 0 };
   /**
    * At most two sealed generations besides the cache: `writing` (its batch is in flight) and `queued`
@@ -135,6 +164,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
   private pendingKinds: [string, StateKind][] = [];
   private flushError: unknown;
   private closed = false;
+  private tracking = false;
 
   private constructor(
     private readonly db: Level<Buffer, Buffer>,
@@ -171,7 +201,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
 
   getState<D extends StateDescriptor>(descriptor: D): StateOf<D> {
     const entry = this.declare(descriptor.name, descriptor.kind);
-    entry.handle ??= this.createHandle(descriptor, entry.prefix);
+    entry.handle ??= this.createHandle(descriptor, entry);
     return entry.handle as StateOf<D>;
   }
 
@@ -245,8 +275,75 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
 
   restore(snapshots: readonly KeyedStateSnapshot[], range: { start: number; end: number }): void {
     for (const s of restoredStates(snapshots, range, this.maxParallelism, this.operatorName)) {
-      this.declare(s.name, s.kind);
-      for (const [k, v] of s.entries) this.write(s.name, k, v);
+      const meta = this.declare(s.name, s.kind);
+      for (const [k, v] of s.entries) this.write(meta, k, v);
+    }
+  }
+
+  /** From now on, every write records its key (idempotent; states declared later track too). */
+  trackChanges(): void {
+    this.tracking = true;
+    for (const meta of this.kinds.values()) meta.dirty ??= new Set();
+  }
+
+  /**
+   * Per key group, the current value (`put`; lists and maps copied one level) or the absence
+   * (`del`) of every key written since `trackChanges()` or the last take; resets the tracked keys.
+   * Synchronous: values come from the write cache, the generations being flushed or `getSync`.
+   * Other values may be shared with the live state: encode the result before the next record.
+   */
+  takeChanges(): KeyedStateChanges {
+    this.throwFlushError();
+    const out = new KeyedStateChangesBuilder(this.maxParallelism);
+    for (const [name, meta] of this.kinds) {
+      const dirty = meta.dirty;
+      if (dirty === undefined || dirty.size === 0) continue;
+      out.state(name, meta.kind);
+      for (const k of dirty) {
+        const v = this.read(meta, k);
+        if (v === undefined) out.del(k);
+        else out.put(k, detached(meta.kind, v));
+      }
+      dirty.clear();
+    }
+    return out.changes;
+  }
+
+  /**
+   * Every entry as of the call, as `put`s by key group (the start of a new chain); resets the
+   * tracked keys at the call. Writes made while the promise is pending are not in it (they are in
+   * the next takeChanges()), and the values are decoded copies, detached from the live state.
+   */
+  takeFull(): Promise<KeyedStateChanges> {
+    for (const meta of this.kinds.values()) meta.dirty?.clear();
+    // Consistent as of this call because snapshotAsync() does everything that depends on the state
+    // before its first await, i.e. before we return: it encodes every entry not yet surely in
+    // LevelDB (cache and generations) and opens an iterator, which pins an implicit LevelDB snapshot
+    // synchronously; later writes and batches are invisible to both. Regrouping its result costs a
+    // second pass in memory, which a streamed scan by key-group range could avoid (not needed yet).
+    return this.snapshotAsync().then((snap) => {
+      const out = new KeyedStateChangesBuilder(this.maxParallelism);
+      for (const s of snap.states) {
+        if (s.entries.length === 0) continue;
+        out.state(s.name, s.kind);
+        for (const [k, v] of s.entries) out.put(k, v);
+      }
+      return out.changes;
+    });
+  }
+
+  /**
+   * Replays one key group's changes through the write cache: puts set (lists and maps copied one
+   * level), dels remove. Declares unknown states as restore() does. Synchronous; the writes reach
+   * LevelDB with the next flush.
+   *
+   * @throws EddyError `EDDY_STATE_MISMATCH` when a state is declared here with another kind.
+   */
+  applyChanges(changes: KeyGroupChanges): void {
+    for (const s of changes.states) {
+      const meta = this.declare(s.name, s.kind);
+      for (const [k, v] of s.put) this.write(meta, k, detached(s.kind, v));
+      for (const k of s.del) this.write(meta, k, undefined);
     }
   }
 
@@ -279,9 +376,9 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
 
   // ---- internals used by the state handles ----
 
-  /** The current key's value in `name`, or undefined. */
-  read(name: string, prefix: Buffer, kind: StateKind): unknown {
-    const k = this.currentKey;
+  /** The value of `key` (by default the current key) in state `meta`, or undefined. */
+  read(meta: LevelStateMeta, k: NormalizedKey = this.currentKey): unknown {
+    const name = meta.name;
     const c = this.cache.states.get(name)?.get(k);
     if (c !== undefined) return c === TOMBSTONE ? undefined : c;
     if (this.queued !== undefined) {
@@ -292,18 +389,21 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
       const w = this.writing.states.get(name)?.get(k);
       if (w !== undefined) return w === TOMBSTONE ? undefined : w;
     }
-    const raw = this.db.getSync(this.levelKey(prefix));
-    return raw === undefined ? undefined : this.decode(kind, raw);
+    const raw = this.db.getSync(this.levelKey(meta.prefix, k));
+    return raw === undefined ? undefined : this.decode(meta.kind, raw);
   }
 
-  /** Sets (or with `undefined`, deletes) the current key's value in `name`. */
-  write(name: string, key: NormalizedKey, value: unknown): void {
+  /** Sets (or with `undefined`, deletes) the value of `key` in state `meta`, and marks it changed when tracking. */
+  write(meta: LevelStateMeta, key: NormalizedKey, value: unknown): void {
     if (this.closed) throw new EddyError('EDDY_INTERNAL', `operator "${this.operatorName}": the LevelDB state backend is closed`);
     if (this.flushError !== undefined) this.throwFlushError();
+    const name = meta.name;
     let table = this.cache.states.get(name);
     if (table === undefined) this.cache.states.set(name, (table = new Map()));
     const before = table.size;
     table.set(key, value === undefined ? TOMBSTONE : value);
+    const dirty = meta.dirty;
+    if (dirty !== undefined) dirty.add(key);
     if (table.size !== before && ++this.cache.size > this.cacheSize) this.startFlush();
   }
 
@@ -391,7 +491,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
       });
   }
 
-  private declare(name: string, kind: StateKind): { kind: StateKind; handle: unknown; prefix: Buffer } {
+  private declare(name: string, kind: StateKind): LevelStateMeta {
     const existing = this.kinds.get(name);
     if (existing !== undefined) {
       if (existing.kind !== kind)
@@ -406,26 +506,25 @@ export class LevelKeyedStateBackend implements KeyedStateBackend {
       throw new EddyError('EDDY_INVALID_ARGUMENT', `operator "${this.operatorName}": state name ${JSON.stringify(name)} contains U+0000`, {
         operator: this.operatorName,
       });
-    const entry = { kind, handle: undefined as unknown, prefix: Buffer.from(name + '\u0000') };
+    const entry: LevelStateMeta = { name, kind, handle: undefined, prefix: Buffer.from(name + '\u0000'), dirty: this.tracking ? new Set() : undefined };
     this.kinds.set(name, entry);
     // Persisted with the next batch, so that a reopened database knows the kind.
     this.pendingKinds.push([name, kind]);
     return entry;
   }
 
-  private createHandle(d: StateDescriptor, prefix: Buffer): unknown {
-    const name = d.name;
+  private createHandle(d: StateDescriptor, meta: LevelStateMeta): unknown {
     switch (d.kind) {
       case 'value':
-        return new LevelValueState(this, name, prefix, (d as ValueStateDescriptor<unknown>).defaultValue);
+        return new LevelValueState(this, meta, (d as ValueStateDescriptor<unknown>).defaultValue);
       case 'list':
-        return new LevelListState(this, name, prefix);
+        return new LevelListState(this, meta);
       case 'map':
-        return new LevelMapState(this, name, prefix);
+        return new LevelMapState(this, meta);
       case 'reducing':
-        return new LevelReducingState(this, name, prefix, (d as ReducingStateDescriptor<unknown>).reduceFunction);
+        return new LevelReducingState(this, meta, (d as ReducingStateDescriptor<unknown>).reduceFunction);
       case 'aggregating':
-        return new LevelAggregatingState(this, name, prefix, (d as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
+        return new LevelAggregatingState(this, meta, (d as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
     }
   }
 }

@@ -4,25 +4,26 @@ import type {
   ListState,
   MapState,
   ReducingState,
-  StateKind,
   ValueState,
 } from './descriptors.ts';
-import type { LevelKeyedStateBackend } from './level-keyed-state-backend.ts';
+import type { LevelKeyedStateBackend, LevelStateMeta } from './level-keyed-state-backend.ts';
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
+/**
+ * What every handle shares. All writes go through set(), i.e. the backend's write(), which also
+ * records the key for incremental snapshots: a handle must never change state another way.
+ */
 export abstract class LevelStateBase {
   constructor(
     protected readonly b: LevelKeyedStateBackend,
-    protected readonly name: string,
-    protected readonly prefix: Buffer,
-    protected readonly kind: StateKind,
+    protected readonly meta: LevelStateMeta,
   ) {}
   protected get raw(): any {
-    return this.b.read(this.name, this.prefix, this.kind);
+    return this.b.read(this.meta);
   }
   protected set(v: unknown): void {
-    this.b.write(this.name, this.b.getCurrentKey(), v);
+    this.b.write(this.meta, this.b.getCurrentKey(), v);
   }
   clear(): void {
     this.set(undefined);
@@ -30,8 +31,8 @@ export abstract class LevelStateBase {
 }
 
 export class LevelValueState<T> extends LevelStateBase implements ValueState<T> {
-  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer, private readonly defaultValue: T) {
-    super(b, name, prefix, 'value');
+  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta, private readonly defaultValue: T) {
+    super(b, meta);
   }
   value(): T {
     const v = this.raw;
@@ -45,8 +46,8 @@ export class LevelValueState<T> extends LevelStateBase implements ValueState<T> 
 }
 
 export class LevelListState<T> extends LevelStateBase implements ListState<T> {
-  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer) {
-    super(b, name, prefix, 'list');
+  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta) {
+    super(b, meta);
   }
   get(): readonly T[] {
     return this.raw ?? EMPTY;
@@ -76,8 +77,8 @@ export class LevelListState<T> extends LevelStateBase implements ListState<T> {
 }
 
 export class LevelMapState<K, V> extends LevelStateBase implements MapState<K, V> {
-  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer) {
-    super(b, name, prefix, 'map');
+  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta) {
+    super(b, meta);
   }
   private map(): Map<K, V> | undefined {
     return this.raw;
@@ -118,8 +119,8 @@ export class LevelMapState<K, V> extends LevelStateBase implements MapState<K, V
 }
 
 export class LevelReducingState<T> extends LevelStateBase implements ReducingState<T> {
-  constructor(b: LevelKeyedStateBackend, name: string, prefix: Buffer, private readonly reduce: (a: T, b: T) => T) {
-    super(b, name, prefix, 'reducing');
+  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta, private readonly reduce: (a: T, b: T) => T) {
+    super(b, meta);
   }
   get(): T | undefined {
     return this.raw;
@@ -133,11 +134,10 @@ export class LevelReducingState<T> extends LevelStateBase implements ReducingSta
 export class LevelAggregatingState<IN, ACC, OUT> extends LevelStateBase implements AggregatingState<IN, OUT> {
   constructor(
     b: LevelKeyedStateBackend,
-    name: string,
-    prefix: Buffer,
+    meta: LevelStateMeta,
     private readonly fn: { createAccumulator(): ACC; add(v: IN, acc: ACC): ACC; getResult(acc: ACC): OUT },
   ) {
-    super(b, name, prefix, 'aggregating');
+    super(b, meta);
   }
   get(): OUT | undefined {
     const acc: ACC | undefined = this.raw;

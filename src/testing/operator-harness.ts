@@ -375,6 +375,8 @@ export class OperatorHarness<IN, OUT> {
   snapshot(checkpointId?: number): OperatorSnapshot {
     this.expectPhase('snapshot', 'open', 'ended');
     const raw = this.guard(() => this.operator.snapshotState(checkpointId));
+    // At a checkpoint the runtime snapshots keyed state itself; the harness adds it in full.
+    if (checkpointId !== undefined && raw.keyed === undefined && this.stateBackend !== undefined) raw.keyed = this.stateBackend.snapshot();
     return this.codec.decodeValue(this.encodeSnapshot(raw)) as OperatorSnapshot;
   }
 

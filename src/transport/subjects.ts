@@ -15,6 +15,12 @@ export const subjects = {
   status: (job: string) => `eddy.${job}.ctl.status`,
   /** Job master -> tasks: cancel. */
   cancel: (job: string) => `eddy.${job}.ctl.cancel`,
+  /** Coordinator -> tasks: checkpoint trigger (sources), complete, abort. */
+  toTasks: (job: string) => `eddy.${job}.ctl.task`,
+  /** Tasks -> coordinator: acks, declines, source ended. */
+  toCoordinator: (job: string) => `eddy.${job}.ctl.coord`,
+  /** Chaos tests -> job master: kill a task actor. */
+  kill: (job: string) => `eddy.${job}.ctl.kill`,
   /** Results of `executeAndCollect`, per sink node. */
   collect: (job: string, node: number) => `eddy.${job}.collect.${node}`,
 };

@@ -178,7 +178,8 @@ describe('NATS', () => {
     const client = await env.executeAsync('gap');
     // Forge frame 1,000,000 of channel 0 of the keyed vertex (vertex 1, subtask 0).
     const nc = await connect({ servers: nats });
-    nc.publish(subjects.input(client.jobId, 1, 0), new FrameCodec().encodeData(0, 1_000_000, [1], null, 'test'));
+    // Data subjects are namespaced per attempt of the region: the first attempt is 0.
+    nc.publish(subjects.input(`${client.jobId}-0`, 1, 0), new FrameCodec().encodeData(0, 1_000_000, [1], null, 'test'));
     await nc.flush();
     await nc.close();
     const result = await client.result;
