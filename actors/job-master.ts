@@ -69,6 +69,7 @@ export class JobMaster {
   private readonly checkpointStats: CheckpointSummary | undefined;
   private firstError: ErrorInfo | undefined;
   private killSub: Subscription | undefined;
+  private savepointSub: Subscription | undefined;
   private readonly started: number;
   private resolveResult!: (r: JobResult) => void;
   private resolveDeployed!: () => void;
@@ -141,6 +142,15 @@ export class JobMaster {
       callback: (_err, msg) => {
         const [vertexName, subtask] = this.codec.decodeValue(msg.data) as [string, number];
         for (const r of this.regions) for (const t of r.tasks) if (t.vertexName === vertexName && t.subtask === subtask) t.kill();
+      },
+    });
+    this.savepointSub = o.nc.subscribe(subjects.savepoint(o.jobId), {
+      callback: (_err, msg) => {
+        const { directory } = JSON.parse(new TextDecoder().decode(msg.data) || '{}') as { directory?: string };
+        this.savepoint(directory).then(
+          (path) => msg.respond(JSON.stringify({ path })),
+          (e) => msg.respond(JSON.stringify({ error: toErrorInfo(e) })),
+        );
       },
     });
     void this.watchConnection();
@@ -348,6 +358,7 @@ export class JobMaster {
 
   private complete(status: 'finished' | 'failed' | 'canceled'): void {
     this.killSub?.unsubscribe();
+    this.savepointSub?.unsubscribe();
     this.coordinator?.stop();
     this.supervisor.stop();
     const metrics: Record<string, number> = {};

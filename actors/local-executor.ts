@@ -17,10 +17,10 @@ import { checkRestoreMapping } from '../src/checkpoint/operator-restore.ts';
 import { EddyError } from '../src/errors.ts';
 import type { ResolvedConfig } from '../src/api/config.ts';
 import type { StreamGraph } from '../src/graph/stream-graph.ts';
+import { jobDirName, registerJob, unregisterJob } from '../src/api/job-registry.ts';
 import { JobMaster } from './job-master.ts';
 
-/** A job name as one directory name. */
-const dirName = (jobName: string): string => jobName.replace(/[^A-Za-z0-9_-]+/g, '_') || 'job';
+const dirName = jobDirName;
 
 interface Storages {
   jobId: string;
@@ -166,6 +166,7 @@ export const localExecutor: PipelineExecutor = {
     });
 
     const natsUrl = url;
+    await registerJob(cfg.stateDir, { jobId, jobName: job.jobName, natsUrl, pid: process.pid }).catch(() => undefined);
     // On SIGINT/SIGTERM the embedded server stops; the job is cancelled first so it ends as 'canceled'.
     const unregister = server === undefined ? () => undefined : registerShutdownHook(() => (master.cancel(), result));
     const result: Promise<JobResult> = master.run().then(async (r) => {
@@ -181,6 +182,7 @@ export const localExecutor: PipelineExecutor = {
       await (r.status === 'finished' ? nc.drain() : nc.close()).catch(() => undefined);
       if (cfg.stateBackend === 'level') await rm(join(cfg.stateDir, 'jobs', jobId), { recursive: true, force: true }).catch(() => undefined);
       await storages.close();
+      await unregisterJob(cfg.stateDir, job.jobName, jobId).catch(() => undefined);
       // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default retention).
       if (storages.storage !== undefined && r.status !== 'failed')
         await rm(join(cfg.stateDir, 'checkpoints', dirName(job.jobName)), { recursive: true, force: true }).catch(() => undefined);

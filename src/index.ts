@@ -6,7 +6,20 @@ export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.ts';
 export { ConnectedStreams, KeyedConnectedStreams } from './api/connected-streams.ts';
 export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.ts';
 export { IntervalJoin, IntervalJoined } from './api/interval-join.ts';
-export type { JobResult, JobClient, JobStatus } from './api/job.ts';
+export type { JobResult, JobClient, JobStatus, JobStatusInfo, RestartInfo, CheckpointSummary } from './api/job.ts';
+export type {
+  CheckpointingConfig,
+  CheckpointingOptions,
+  RestartPolicyConfig,
+  FixedDelayConfig,
+  ExponentialDelayConfig,
+  FailureRateConfig,
+  NoRestartConfig,
+  SupervisionOptions,
+  SupervisionStrategy,
+  RestartIntensity,
+} from './api/fault-tolerance.ts';
+export type { RestoreConfig } from './api/config.ts';
 export { ProcessFunction, KeyedProcessFunction, CoProcessFunction, KeyedCoProcessFunction, ProcessJoinFunction } from './api/functions.ts';
 export { BroadcastProcessFunction, KeyedBroadcastProcessFunction } from './api/broadcast-functions.ts';
 export type {
@@ -68,6 +81,17 @@ export type { NatsSourceOptions } from './connectors/nats-source.ts';
 export { natsSink } from './connectors/nats-sink.ts';
 export type { NatsSinkOptions } from './connectors/nats-sink.ts';
 export { printSink } from './connectors/print-sink.ts';
+export { jetStreamSource } from './connectors/jetstream-source.ts';
+export type { JetStreamSourceOptions, JetStreamFormat, JetStreamSplitState } from './connectors/jetstream-source.ts';
+export { jetStreamSink } from './connectors/jetstream-sink.ts';
+export type { JetStreamSinkOptions } from './connectors/jetstream-sink.ts';
+export { fileSource } from './connectors/file-source.ts';
+export type { FileSourceOptions, FileSourceFormat, FileSplit } from './connectors/file-source.ts';
+export { fileSink } from './connectors/file-sink.ts';
+export type { FileSinkOptions, FileSinkFormat } from './connectors/file-sink.ts';
+export { twoPhaseCommitWriter } from './connectors/two-phase-commit.ts';
+export type { SinkTransaction, TwoPhaseCommitOptions } from './connectors/two-phase-commit.ts';
+export type { GeneratorSplit } from './connectors/generator-source.ts';
 export type { Source, SourceReader, SourceOutput, PollResult } from './connectors/source.ts';
 export type { Sink, SinkWriter, SinkContext } from './operators/sink-operator.ts';
 export type { Clock } from './time/clock.ts';

@@ -142,7 +142,7 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
     const ok = restore !== null && typeof restore === 'object' && (('savepoint' in restore && typeof restore.savepoint === 'string' && restore.savepoint !== '') || ('latest' in restore && restore.latest === true));
     if (!ok) throw configError(`restore must be { savepoint: '<path>' } or { latest: true }, got ${JSON.stringify(restore)}`);
   }
-  const allowNonRestoredState = c.allowNonRestoredState ?? false;
+  const allowNonRestoredState = c.allowNonRestoredState ?? process.env['EDDY_ALLOW_NON_RESTORED_STATE'] === '1';
   if (typeof allowNonRestoredState !== 'boolean') throw configError('allowNonRestoredState must be true or false');
   return {
     parallelism,

@@ -14,6 +14,19 @@ export type Command =
       parallelism: number | undefined;
       nats: string | undefined;
       stateDir: string | undefined;
+      /** `--resume`: start from the latest checkpoint of the job (after its process was killed). */
+      resume: boolean;
+      /** `--from-savepoint <dir>`. */
+      fromSavepoint: string | undefined;
+      allowNonRestoredState: boolean;
+    }
+  | {
+      kind: 'savepoint';
+      /** The job name (as given to execute) of a job running on this machine. */
+      job: string;
+      stateDir: string | undefined;
+      /** Where to write the savepoint (default: `<state dir>/savepoints/...`). */
+      directory: string | undefined;
     };
 
 /** A mistake on the command line: printed with its help hint, exit code 2. */
@@ -60,6 +73,15 @@ const RUN_OPTIONS = {
   parallelism: { type: 'string', short: 'p' },
   nats: { type: 'string' },
   'state-dir': { type: 'string' },
+  resume: { type: 'boolean' },
+  'from-savepoint': { type: 'string' },
+  'allow-non-restored-state': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const SAVEPOINT_OPTIONS = {
+  'state-dir': { type: 'string' },
+  dir: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -87,7 +109,7 @@ function parseError(e: unknown, topic: 'main' | 'run'): UsageError {
  * @example
  * ```ts
  * parseCommand(['run', 'job.ts', '-p', '2', '--', '--limit', '5']);
- * // { kind: 'run', jobFile: 'job.ts', jobArgs: ['--limit', '5'], parallelism: 2, nats: undefined, stateDir: undefined }
+ * // { kind: 'run', jobFile: 'job.ts', jobArgs: ['--limit', '5'], parallelism: 2, nats: undefined, stateDir: undefined, resume: false, ... }
  * ```
  */
 export function parseCommand(argv: readonly string[]): Command {
@@ -97,6 +119,7 @@ export function parseCommand(argv: readonly string[]): Command {
     return { kind: 'help', topic: rest[0] === 'run' ? 'run' : 'main' };
   }
   if (first === '--version' || first === '-v' || first === 'version') return { kind: 'version' };
+  if (first === 'savepoint') return parseSavepoint(rest);
   if (first !== 'run') {
     if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`, 'main');
     throw new UsageError(`unknown command "${first}"`, 'main');
@@ -130,5 +153,32 @@ function parseRun(args: readonly string[]): Command {
     parallelism: values.parallelism === undefined ? undefined : parseParallelism(values.parallelism, '--parallelism'),
     nats: values.nats === undefined ? undefined : checkNatsUrl(values.nats, '--nats'),
     stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir'),
+    ...restoreFlags(values.resume === true, values['from-savepoint'], values['allow-non-restored-state'] === true),
+  };
+}
+
+function restoreFlags(resume: boolean, fromSavepoint: string | undefined, allowNonRestoredState: boolean) {
+  if (resume && fromSavepoint !== undefined) throw new UsageError('--resume and --from-savepoint exclude each other: resume continues the latest checkpoint, a savepoint starts from that savepoint', 'run');
+  if (fromSavepoint !== undefined && fromSavepoint.trim() === '') throw new UsageError('--from-savepoint needs a directory', 'run');
+  return { resume, fromSavepoint, allowNonRestoredState };
+}
+
+function parseSavepoint(args: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: SAVEPOINT_OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw parseError(e, 'main');
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { kind: 'help', topic: 'main' };
+  const [job, ...extra] = positionals;
+  if (job === undefined || job === '') throw new UsageError('eddy savepoint needs the name of a running job, e.g. eddy savepoint wordcount', 'main');
+  if (extra.length > 0) throw new UsageError(`eddy savepoint takes one job name, got also ${extra.join(' ')}`, 'main');
+  return {
+    kind: 'savepoint',
+    job,
+    stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir'),
+    directory: values.dir,
   };
 }

@@ -2,6 +2,9 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { findJob } from '../api/job-registry.ts';
+import { subjects } from '../transport/subjects.ts';
 import { checkNatsUrl, checkStateDir, MAX_PARALLELISM, parseCommand, parseParallelism, UsageError, type Command } from './args.ts';
 
 /** Where the CLI writes, reads its environment and loads jobs; tests replace parts of it. */
@@ -40,13 +43,19 @@ Usage:
   eddy --version                show the version
 
 Commands:
-  run    Runs a job script. Without --nats (or NATS_URL), eddy starts a private
-         nats-server for the job and stops it when the job ends.
+  run        Runs a job script. Without --nats (or NATS_URL), eddy starts a private
+             nats-server for the job and stops it when the job ends.
+  savepoint  eddy savepoint <job name> [--dir DIR] [--state-dir DIR]
+             Takes a savepoint of a running job (started on this machine with
+             checkpointing) and prints its directory.
 
 Examples:
   eddy run examples/wordcount.ts
   eddy run examples/wordcount.ts --parallelism 4 README.md
   eddy run job.ts --nats nats://127.0.0.1:4222
+  eddy savepoint wordcount
+  eddy run job.ts --from-savepoint .eddy/savepoints/wordcount-1a2b-1 -p 3
+  eddy run job.ts --resume
 `;
 
 export const RUN_HELP = `Usage: eddy run <job.ts|job.js> [options] [job arguments...]
@@ -62,6 +71,12 @@ Options:
                         without it eddy starts a private nats-server and stops it at exit
   --state-dir DIR       where eddy keeps state and the private server's store
                         (sets EDDY_STATE_DIR; default .eddy)
+  --resume              continue from the latest completed checkpoint of the job (same
+                        job name and state dir), e.g. after its process was killed
+  --from-savepoint DIR  start from a savepoint; parallelism may differ, operators are
+                        matched by uid
+  --allow-non-restored-state
+                        drop savepoint state of operators the job no longer has
   -h, --help            show this help
 
 Arguments after the job file that are not options above, and everything after "--",
@@ -198,6 +213,9 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
   if (parallelism !== undefined) env['EDDY_PARALLELISM'] = String(parallelism);
   if (nats !== undefined) env['NATS_URL'] = nats;
   if (stateDir !== undefined) env['EDDY_STATE_DIR'] = resolve(io.cwd, stateDir);
+  if (cmd.resume) env['EDDY_RESUME'] = '1';
+  if (cmd.fromSavepoint !== undefined) env['EDDY_FROM_SAVEPOINT'] = resolve(io.cwd, cmd.fromSavepoint);
+  if (cmd.allowNonRestoredState) env['EDDY_ALLOW_NON_RESTORED_STATE'] = '1';
   env['EDDY_JOB_FILE'] = real;
   // The job sees the argv it would see under `node job.ts args...`.
   io.argv.splice(1, io.argv.length - 1, real, ...cmd.jobArgs);
@@ -209,6 +227,26 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
     return EXIT.jobFailed;
   }
   return EXIT.ok;
+}
+
+/** Asks a running job (found in `<stateDir>/running/`) for a savepoint over NATS and prints its path. */
+async function savepoint(cmd: Extract<Command, { kind: 'savepoint' }>, io: CliIO): Promise<number> {
+  const stateDir = resolve(io.cwd, cmd.stateDir ?? (io.env['EDDY_STATE_DIR'] || '.eddy'));
+  const job = await findJob(stateDir, cmd.job);
+  const nc = await connect({ servers: job.natsUrl, timeout: 5000 });
+  try {
+    const body = JSON.stringify(cmd.directory === undefined ? {} : { directory: resolve(io.cwd, cmd.directory) });
+    const reply = await nc.request(subjects.savepoint(job.jobId), body, { timeout: 600_000 });
+    const answer = JSON.parse(new TextDecoder().decode(reply.data)) as { path?: string; error?: { code: string; message: string } };
+    if (answer.error !== undefined) {
+      io.stderr(`eddy: ${answer.error.message}\n`);
+      return EXIT.jobFailed;
+    }
+    io.stdout(`${answer.path}\n`);
+    return EXIT.ok;
+  } finally {
+    await nc.close();
+  }
 }
 
 /**
@@ -238,6 +276,8 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
         return EXIT.ok;
       case 'run':
         return await run(cmd, cli);
+      case 'savepoint':
+        return await savepoint(cmd, cli);
     }
   } catch (e) {
     if (e instanceof UsageError) {

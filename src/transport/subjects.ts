@@ -19,6 +19,8 @@ export const subjects = {
   toTasks: (job: string) => `eddy.${job}.ctl.task`,
   /** Tasks -> coordinator: acks, declines, source ended. */
   toCoordinator: (job: string) => `eddy.${job}.ctl.coord`,
+  /** `eddy savepoint` -> job master: request/reply, answers `{ path }` or `{ error }`. */
+  savepoint: (job: string) => `eddy.${job}.ctl.savepoint`,
   /** Chaos tests -> job master: kill a task actor. */
   kill: (job: string) => `eddy.${job}.ctl.kill`,
   /** Results of `executeAndCollect`, per sink node. */

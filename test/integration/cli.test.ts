@@ -97,6 +97,9 @@ describe('main() in-process', () => {
       parallelism: 3,
       nats: 'nats://h:1',
       stateDir: undefined,
+      resume: false,
+      fromSavepoint: undefined,
+      allowNonRestoredState: false,
     });
     expect(parseCommand(['run', 'job.ts', '--help'])).toEqual({ kind: 'help', topic: 'run' });
     expect(parseCommand(['run', '--bogus', '-h'])).toEqual({ kind: 'help', topic: 'run' });
