@@ -1,83 +1,25 @@
 // A task: one parallel subtask of a vertex. Lifecycle in taskMachine; the data path runs outside xstate.
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
 import { createActor, type Actor } from 'xstate';
+import type { CheckpointKind, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
 import type { SourceReader } from '../src/connectors/source.ts';
-import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
+import { EddyError, toErrorInfo } from '../src/errors.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
 import { fuseRun } from '../src/operators/chain-fusion.ts';
 import { attributeError, createOperatorChain, type OperatorChain } from '../src/operators/operator-chain.ts';
-import type { OperatorContext, OperatorSnapshot, Output } from '../src/operators/operator.ts';
-import type { ExecutionPlan, PlanVertex } from '../src/plan/execution-plan.ts';
-import { join } from 'node:path';
-import { HeapKeyedStateBackend, type KeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
-import { LevelKeyedStateBackend } from '../src/state/level-keyed-state-backend.ts';
-import type { Clock } from '../src/time/clock.ts';
+import type { OperatorContext, Output } from '../src/operators/operator.ts';
 import { MAX_WATERMARK } from '../src/time/watermark.ts';
 import { FrameCodec, type Frame } from '../src/transport/frame-codec.ts';
 import { InputGate, type InputChannelSpec } from '../src/transport/input-gate.ts';
 import { OutputGate, type ChannelSender } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
 import { subjects } from '../src/transport/subjects.ts';
-import type { CheckpointingOptions } from '../src/api/fault-tolerance.ts';
-import type { CheckpointKind, CheckpointMetadata, CheckpointStorage, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
-import { restoreOperator } from '../src/checkpoint/operator-restore.ts';
-import type { IncrementalKeyedState } from '../src/state/keyed-state-changes.ts';
 import { TaskCheckpointer } from './task-checkpointer.ts';
+import { TaskKeyedState } from './task-keyed-state.ts';
+import type { CoordinatorMessage, TaskControlMessage, TaskDeployment, TaskStatusReport } from './task-protocol.ts';
 import { taskMachine, type TaskState } from './task.machine.ts';
 
-/** Network tuning shared by every task of a job. */
-export interface NetworkOptions {
-  /** Records per data frame before it is sent. */
-  batchSize: number;
-  /** A partly filled frame is sent after this long. */
-  flushIntervalMs: number;
-  /** Frames a producer may send on a channel before the consumer returns credit. */
-  credits: number;
-}
-
-export interface TaskDeployment {
-  jobId: string;
-  jobName: string;
-  plan: ExecutionPlan;
-  vertex: PlanVertex;
-  subtask: number;
-  nc: NatsConnection;
-  clock: Clock;
-  network: NetworkOptions;
-  autoWatermarkIntervalMs: number;
-  /** Where keyed state lives; 'level' keeps it under `stateDir`. */
-  stateBackend: 'heap' | 'level';
-  stateDir: string;
-  /** Namespace of data and credit subjects; it changes per attempt, so frames of a stopped attempt never reach a new one. */
-  dataJob: string;
-  /** Restart attempt of the task's region (0 first); control messages carry it so stale ones are ignored. */
-  attempt: number;
-  checkpointing: { options: CheckpointingOptions; storageFor(checkpointId: number): CheckpointStorage } | undefined;
-  /** The checkpoint or savepoint to start from. */
-  restore: { storage: CheckpointStorage; meta: CheckpointMetadata } | undefined;
-}
-
-/** Coordinator -> tasks. */
-export type TaskControlMessage =
-  | { type: 'trigger'; checkpointId: number; kind: CheckpointKind }
-  | { type: 'complete'; checkpointId: number; kind: CheckpointKind }
-  | { type: 'abort'; checkpointId: number };
-
-/** Tasks -> coordinator. */
-export type CoordinatorMessage =
-  | { type: 'ack'; attempt: number; vertex: number; subtask: number; checkpointId: number; handles: Record<string, OperatorStateHandle> }
-  | { type: 'decline'; attempt: number; vertex: number; subtask: number; checkpointId: number; error: ErrorInfo }
-  | { type: 'source-ended'; attempt: number; vertex: number; subtask: number };
-
-/** What a task reports to the job master when it reaches a final state. */
-export interface TaskStatusReport {
-  vertex: number;
-  subtask: number;
-  attempt: number;
-  state: TaskState;
-  error?: ErrorInfo;
-  metrics: Record<string, number>;
-}
+export type { CoordinatorMessage, NetworkOptions, TaskControlMessage, TaskDeployment, TaskStatusReport } from './task-protocol.ts';
 
 /** Records per source poll slice and per input frame drained before yielding to the event loop. */
 const SOURCE_SLICE = 4096;
@@ -98,8 +40,7 @@ export class Task {
   private draining = false;
   private inputEnded = false;
   private readonly metrics = new Map<string, number>();
-  private readonly backends = new Map<number, KeyedStateBackend>();
-  private readonly levelBackends: LevelKeyedStateBackend[] = [];
+  private readonly keyed: TaskKeyedState;
   private ctlSub: Subscription | undefined;
   private checkpointer: TaskCheckpointer | undefined;
   /** Checkpoints triggered at this source task, taken between poll slices. */
@@ -131,6 +72,7 @@ export class Task {
   constructor(private readonly d: TaskDeployment) {
     this.name = `${d.vertex.name} (${d.subtask + 1}/${d.vertex.parallelism})`;
     this.actor = createActor(taskMachine);
+    this.keyed = new TaskKeyedState(d);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -163,9 +105,9 @@ export class Task {
         flushIntervalMs: d.network.flushIntervalMs,
         onError: (e) => this.fail(e),
       });
-      await this.createKeyedBackends();
+      await this.keyed.create();
       this.chain = createOperatorChain(d.vertex, (node) => this.contextFor(node), (edge, node) => this.networkOutput(edge.id, node));
-      const restored = await this.restoreState();
+      const restored = await this.keyed.restore();
       for (const { node, operator } of this.chain.operators) {
         try {
           operator.initializeState(restored.get(node.id));
@@ -256,7 +198,7 @@ export class Task {
       maxParallelism: d.plan.maxParallelism,
       clock: d.clock,
       metrics: { inc: (name, by = 1) => this.metrics.set(prefix + name, (this.metrics.get(prefix + name) ?? 0) + by) },
-      keyedState: this.backends.get(node.id),
+      keyedState: this.keyed.get(node.id),
       nats: d.nc,
       autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
       checkpointing: d.checkpointing !== undefined,
@@ -402,9 +344,9 @@ export class Task {
       node,
       operator: this.chain.operators.find((o) => o.node.id === node.id)?.operator,
       reader: node.kind === 'source' ? this.reader : undefined,
-      backend: this.backends.get(node.id) as (KeyedStateBackend & Partial<IncrementalKeyedState>) | undefined,
+      backend: this.keyed.get(node.id),
     }));
-    for (const n of nodes) n.backend?.trackChanges?.();
+    this.keyed.trackChanges();
     this.checkpointer = new TaskCheckpointer(
       {
         idPrefix: `${d.dataJob}.v${d.vertex.id}.s${d.subtask}`,
@@ -414,7 +356,7 @@ export class Task {
         compactEvery: d.checkpointing!.options.compactEvery,
         storageFor: d.checkpointing!.storageFor,
       },
-      nodes.map((n) => ({ ...n, backend: n.backend?.trackChanges !== undefined ? (n.backend as IncrementalKeyedState) : undefined })),
+      nodes,
     );
     this.ctlSub = d.nc.subscribe(subjects.toTasks(d.jobId), {
       callback: (err, msg) => {
@@ -490,26 +432,6 @@ export class Task {
     });
   }
 
-  /** Loads each chain member's state from the checkpoint to start from (keyed state straight into its backend). */
-  private async restoreState(): Promise<Map<number, OperatorSnapshot>> {
-    const { d } = this;
-    const out = new Map<number, OperatorSnapshot>();
-    if (d.restore === undefined) return out;
-    for (const node of d.vertex.nodes) {
-      const op = d.restore.meta.operators[node.uid];
-      if (op === undefined) continue;
-      const backend = this.backends.get(node.id) as (KeyedStateBackend & Partial<IncrementalKeyedState>) | undefined;
-      if (backend !== undefined && backend.applyChanges === undefined)
-        throw new EddyError('EDDY_INTERNAL', `the keyed state backend of "${node.name}" cannot restore from a checkpoint`);
-      try {
-        out.set(node.id, await restoreOperator(d.restore.storage, op, node, d.subtask, d.vertex.parallelism, d.plan.maxParallelism, backend as IncrementalKeyedState | undefined));
-      } catch (e) {
-        throw attributeError(e, node.name);
-      }
-    }
-    return out;
-  }
-
   private async endInputChain(): Promise<void> {
     this.endInputDone = true;
     for (const { operator } of this.chain.operators) {
@@ -552,21 +474,6 @@ export class Task {
     void this.release().then(() => this.report());
   }
 
-  /** One keyed state backend per keyed operator of the chain, created before the operators. */
-  private async createKeyedBackends(): Promise<void> {
-    const { d } = this;
-    for (const node of d.vertex.nodes) {
-      if (!node.keyed) continue;
-      if (d.stateBackend === 'heap') this.backends.set(node.id, new HeapKeyedStateBackend(node.name, d.plan.maxParallelism));
-      else {
-        const path = join(d.stateDir, 'jobs', d.jobId, `v${d.vertex.id}-s${d.subtask}-n${node.id}-a${d.attempt}`);
-        const backend = await LevelKeyedStateBackend.open({ path, operatorName: node.name, maxParallelism: d.plan.maxParallelism, wipe: true });
-        this.levelBackends.push(backend);
-        this.backends.set(node.id, backend);
-      }
-    }
-  }
-
   /**
    * Simulates a crash of the task actor (chaos tests): it stops at once, publishes nothing, and its
    * supervisor learns of it only through its monitor (the result), as with a dead actor.
@@ -597,14 +504,7 @@ export class Task {
     } catch (e) {
       closing.push(e);
     }
-    // Without checkpoints a job's LevelDB state lives only as long as the job: close and delete it.
-    for (const b of this.levelBackends) {
-      try {
-        await b.destroy();
-      } catch (e) {
-        closing.push(e);
-      }
-    }
+    closing.push(...(await this.keyed.destroy()));
     if (closing.length > 0 && this.failure === undefined && this.state === 'finished') {
       this.failure = closing[0];
     }
