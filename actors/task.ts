@@ -145,6 +145,7 @@ export class Task {
           onWatermarkStatus: (idle) => this.chain.input.emitWatermarkStatus(idle),
           onEndOfInput: () => (this.inputEnded = true),
           onBarrier: (id, kind) => this.onBarrier(id, kind as CheckpointKind),
+          onAlignment: (aligning) => this.actor.send({ type: aligning ? 'ALIGN' : 'ALIGNED' }),
         }, d.network.credits, this.name);
         this.sub = d.nc.subscribe(subjects.input(d.dataJob, d.vertex.id, d.subtask), {
           callback: (err, msg) => {

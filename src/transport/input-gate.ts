@@ -28,6 +28,8 @@ export interface InputHandler {
    * after the barrier on a channel are held back until this returns.
    */
   onBarrier?(checkpointId: number, kind: string): void;
+  /** The gate started (`true`) or ended (`false`) holding back channels for a barrier. */
+  onAlignment?(aligning: boolean): void;
 }
 
 class ChannelState {
@@ -167,6 +169,7 @@ export class InputGate {
     if (this.aligning < 0) {
       this.aligning = id;
       this.aligningKind = kind;
+      this.handler.onAlignment?.(true);
     }
     c.held = [];
     this.blocked++;
@@ -183,6 +186,7 @@ export class InputGate {
 
   /** Unblocks every channel and processes what they held, in order (a held barrier may start the next alignment). */
   private releaseHeld(): void {
+    if (this.aligning >= 0) this.handler.onAlignment?.(false);
     this.aligning = -1;
     this.blocked = 0;
     const held: [ChannelState, Frame[]][] = [];
