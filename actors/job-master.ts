@@ -7,6 +7,7 @@ import type { CheckpointMetadata, CheckpointStorage } from '../src/checkpoint/ch
 import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
 import type { ExecutionPlan } from '../src/plan/execution-plan.ts';
 import type { Clock } from '../src/time/clock.ts';
+import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { subjects } from '../src/transport/subjects.ts';
 import { CheckpointCoordinator, type CheckpointStats } from './checkpoint-coordinator.ts';
@@ -74,6 +75,7 @@ export class JobMaster {
   private resolveResult!: (r: JobResult) => void;
   private resolveDeployed!: () => void;
   private savepoints = 0;
+  private readonly runId = newJobId();
   readonly result: Promise<JobResult>;
   /** Resolves once every task is subscribed and started, or the job ended before that. */
   readonly deployed: Promise<void>;
@@ -186,6 +188,7 @@ export class JobMaster {
           stateBackend: o.stateBackend,
           stateDir: o.stateDir,
           dataJob: `${o.jobId}-${attempt}`,
+          runId: this.runId,
           attempt,
           checkpointing: o.checkpointing === undefined ? undefined : { options: o.checkpointing.options, storageFor: (id) => this.coordinator!.storageFor(id) },
           restore,

@@ -33,6 +33,8 @@ export interface TaskDeployment {
   stateDir: string;
   /** Namespace of data and credit subjects; it changes per attempt, so frames of a stopped attempt never reach a new one. */
   dataJob: string;
+  /** Unique per process run of the job (a resumed job gets a new one). */
+  runId: string;
   /** Restart attempt of the task's region (0 first); control messages carry it so stale ones are ignored. */
   attempt: number;
   checkpointing: { options: CheckpointingOptions; storageFor(checkpointId: number): CheckpointStorage } | undefined;

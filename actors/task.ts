@@ -350,7 +350,8 @@ export class Task {
     this.keyed.trackChanges();
     this.checkpointer = new TaskCheckpointer(
       {
-        idPrefix: `${d.dataJob}.v${d.vertex.id}.s${d.subtask}`,
+        // The run id keeps chunk ids unique across processes too: a resumed job reuses job id and attempt numbers.
+        idPrefix: `${d.runId}.${d.dataJob}.v${d.vertex.id}.s${d.subtask}`,
         subtask: d.subtask,
         parallelism: d.vertex.parallelism,
         maxParallelism: d.plan.maxParallelism,
