@@ -179,6 +179,8 @@ export class SessionWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN
       this.emit(s, i);
     } else s.pend[i] = true;
     this.ensureTimer(s, i, now);
+    // The sessions were changed in place: write them back so incremental checkpoints (and LevelDB) see the change.
+    this.state.update(s);
   }
 
   /** Makes sure a timer of this key fires at or before session i's next deadline. */
@@ -214,6 +216,7 @@ export class SessionWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN
       this.ensureTimer(s, i, ts);
     }
     if (s.s.length === 0) this.state.clear();
+    else this.state.update(s);
   }
 
   private emit(s: Sessions<unknown>, i: number): void {

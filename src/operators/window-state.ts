@@ -36,11 +36,13 @@ export class NamespacedTable<V> {
   set(ns: WindowId, value: V): void {
     const m = this.state.value();
     if (m === undefined) this.state.update(new Map([[ns, value]]));
-    else m.set(ns, value);
+    else this.state.update(m.set(ns, value));
   }
   delete(ns: WindowId): void {
     const m = this.state.value();
-    if (m !== undefined && m.delete(ns) && m.size === 0) this.state.clear();
+    if (m === undefined || !m.delete(ns)) return;
+    if (m.size === 0) this.state.clear();
+    else this.state.update(m);
   }
 }
 
@@ -116,7 +118,10 @@ export class NamespacedStateStore implements StateAccess {
         const add = (v: unknown): void => {
           const l = table.get(store.ns) as unknown[] | undefined;
           if (l === undefined) table.set(store.ns, [v]);
-          else l.push(v);
+          else {
+            l.push(v);
+            table.set(store.ns, l); // written back: incremental checkpoints see only writes
+          }
         };
         return {
           get: () => (table.get(store.ns) as unknown[] | undefined) ?? EMPTY,
@@ -166,14 +171,17 @@ export class NamespacedStateStore implements StateAccess {
         };
         return {
           get: (k: unknown) => map()?.get(k),
-          put: (k: unknown, v: unknown) => void forWrite().set(k, v),
+          put: (k: unknown, v: unknown) => void table.set(store.ns, forWrite().set(k, v)),
           putAll: (es: Iterable<readonly [unknown, unknown]>) => {
             const m = forWrite();
             for (const [k, v] of es) m.set(k, v);
+            table.set(store.ns, m);
           },
           remove: (k: unknown) => {
             const m = map();
-            if (m !== undefined && m.delete(k) && m.size === 0) table.delete(store.ns);
+            if (m === undefined || !m.delete(k)) return;
+            if (m.size === 0) table.delete(store.ns);
+            else table.set(store.ns, m);
           },
           contains: (k: unknown) => map()?.has(k) ?? false,
           entries: () => (map() ?? new Map()).entries(),
@@ -210,7 +218,10 @@ export class WindowTimers {
       table.set(ts, [window]);
       if (domain === 'EVENT_TIME') this.service().registerEventTimeTimer(ts);
       else this.service().registerProcessingTimeTimer(ts);
-    } else if (!windows.includes(window)) windows.push(window);
+    } else if (!windows.includes(window)) {
+      windows.push(window);
+      table.set(ts, windows); // written back: incremental checkpoints see only writes
+    }
   }
 
   delete(domain: TimeDomain, window: WindowId, ts: number): void {
@@ -219,7 +230,7 @@ export class WindowTimers {
     const i = windows === undefined ? -1 : windows.indexOf(window);
     if (i < 0) return;
     windows!.splice(i, 1);
-    if (windows!.length > 0) return;
+    if (windows!.length > 0) return table.set(ts, windows!);
     table.delete(ts);
     if (domain === 'EVENT_TIME') this.service().deleteEventTimeTimer(ts);
     else this.service().deleteProcessingTimeTimer(ts);
