@@ -316,9 +316,27 @@ export class JobMaster {
       } else if (s.type === 'reconnect') {
         timer?.cancel();
         timer = undefined;
+        this.onReconnect(s.server);
       }
     }
     timer?.cancel();
+  }
+
+  /**
+   * Core NATS is at-most-once: frames, credits, barriers and acks in flight while the connection was
+   * down may be lost, and a task would then wait for them forever. So every running region fails
+   * (its supervisor restarts it from the last completed checkpoint, or escalates).
+   */
+  private onReconnect(server: string): void {
+    const cause = toErrorInfo(
+      new EddyError(
+        'EDDY_NATS_CONNECTION_LOST',
+        `job "${this.o.jobName}" lost its NATS connection (${server}) and reconnected; messages in flight may be lost, so its regions restart from the last completed checkpoint`,
+      ),
+    );
+    if (this.state === 'created' || this.state === 'deploying') return this.onFailure(cause);
+    if (this.state !== 'running' && this.state !== 'restarting') return;
+    for (const r of this.regions) if (r.running) this.supervisor.childFailed(String(r.index), cause);
   }
 
   cancel(): void {

@@ -1,16 +1,17 @@
-// A small driver for profiling one foundation workload on its own private nats-server:
+// A small driver for profiling one benchmark workload on its own private nats-server:
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts shuffle-eddy [events] [repeats]
 //   node --import tsx bench/profile-top.ts /tmp/prof        (self time per function)
-// Workloads: chain-eddy, chain-loop, shuffle-eddy, shuffle-raw.
+// Workloads: chain-eddy, chain-loop, shuffle-eddy, shuffle-raw, checkpoints-on, checkpoints-off.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedNatsServer } from '../src/transport/nats-server.ts';
+import { throughputJob } from './checkpoints.ts';
 import { CpuMeter } from './cpu.ts';
 import { chainEddy, chainLoop, shuffleEddy, shuffleRaw } from './foundation.ts';
 
 const [which = 'shuffle-eddy', eventsArg, repeatsArg] = process.argv.slice(2);
-const defaults: Record<string, number> = { 'chain-eddy': 20_000_000, 'chain-loop': 20_000_000, 'shuffle-eddy': 3_000_000, 'shuffle-raw': 3_000_000 };
+const defaults: Record<string, number> = { 'chain-eddy': 20_000_000, 'chain-loop': 20_000_000, 'shuffle-eddy': 3_000_000, 'shuffle-raw': 3_000_000, 'checkpoints-on': 10_000_000, 'checkpoints-off': 10_000_000 };
 if (!(which in defaults)) {
   console.error(`usage: bench/profile.ts ${Object.keys(defaults).join('|')} [events] [repeats]`);
   process.exit(2);
@@ -27,6 +28,7 @@ try {
     if (which === 'chain-eddy') await chainEddy(ctx, n);
     else if (which === 'chain-loop') chainLoop(n);
     else if (which === 'shuffle-eddy') await shuffleEddy(ctx, n);
+    else if (which === 'checkpoints-on' || which === 'checkpoints-off') await throughputJob(ctx, n, which === 'checkpoints-on');
     else await shuffleRaw(ctx, n);
     const d = meter.since(s);
     console.log(

@@ -18,11 +18,14 @@ import { formatTable, type BenchContext, type SuiteResult } from './report.ts';
 const SUITES: Record<string, () => Promise<{ run(ctx: BenchContext): Promise<SuiteResult> }>> = {
   foundation: () => import('./foundation.ts'),
   windows: () => import('./windows.ts'),
+  checkpoints: () => import('./checkpoints.ts'),
+  // A soak, not a figure: only when named (`npm run bench -- chaos --seeds 20`), never in "every suite".
+  chaos: () => import('./chaos.ts'),
 };
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
-  console.error(`usage: npm run bench [-- [${Object.keys(SUITES).join('|')}]... [--quick] [--runs N] [--no-write]]`);
+  console.error(`usage: npm run bench [-- [${Object.keys(SUITES).join('|')}]... [--quick] [--runs N] [--no-write] [--seeds N (chaos)]]`);
   process.exit(2);
 }
 
@@ -38,12 +41,15 @@ function parseArgs(argv: string[]): { suites: string[]; scale: number; runs: num
     else if (a === '--runs') {
       runs = Number(argv[++i]);
       if (!Number.isInteger(runs) || runs < 1) usage('--runs needs a positive integer');
+    } else if (a === '--seeds' || a === '--first-seed') {
+      // Read by bench/chaos.ts itself; checked here so a typo still fails fast.
+      if (!Number.isInteger(Number(argv[++i]))) usage(`${a} needs an integer`);
     } else if (a === '--help' || a === '-h') usage();
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
     else if (!(a in SUITES)) usage(`unknown suite "${a}"`);
     else suites.push(a);
   }
-  return { suites: suites.length > 0 ? suites : Object.keys(SUITES), scale, runs, write };
+  return { suites: suites.length > 0 ? suites : Object.keys(SUITES).filter((s) => s !== 'chaos'), scale, runs, write };
 }
 
 /** A full GC between runs: --expose-gc is not on the npm script's command line, so enable it here. */

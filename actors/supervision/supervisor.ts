@@ -83,7 +83,8 @@ export class Supervisor {
   /** Stops supervising: cancels pending restarts; later reports are ignored. Does not stop children. */
   stop(): void {
     this.cancelPending();
-    this.actor.send({ type: 'STOP' });
+    // After an escalation (a final state) or a first stop() the actor is done: sending again would only warn.
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'STOP' });
   }
 
   private cancelPending(): void {

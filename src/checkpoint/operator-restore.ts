@@ -80,6 +80,9 @@ export async function restoreOperator(
     const hi = Math.min(end, h.keyGroups[1]);
     for (const chunk of h.chain) for await (const [, bytes] of storage.readChunk(chunk, lo, hi)) await backend.applyChanges(stateCodec.unpack(bytes) as KeyGroupChanges);
   }
+  // Keyed state went straight into the backend; an empty keyed snapshot still tells the operator that
+  // it restores (operators that rebuild in-memory indexes from keyed state, e.g. pane windows, check `keyed`).
+  if (backend !== undefined && op.keyed) snapshot.keyed = { version: 1, maxParallelism, states: [] };
   const timers: TimerSnapshot = { event: [], processing: [] };
   let anyTimers = false;
   for (const b of blobs) {

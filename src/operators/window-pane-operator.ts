@@ -85,7 +85,7 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
     if (backend === undefined) throw new EddyError('EDDY_CONFIG', `operator "${this.name}" needs a keyed stream; call keyBy(...) before window(...)`, { operator: this.name });
     this.backend = backend;
     this.state = backend.getState(new ValueStateDescriptor<PaneState<any> | undefined>('_window-panes', undefined));
-    if (this.restored) this.rebuildSchedules();
+    if (this.restored) await this.rebuildSchedules();
     const fn = this.spec.windowFn;
     if (fn !== undefined) {
       this.perWindow = new NamespacedStateStore(backend, '_window-state:', this.name);
@@ -157,6 +157,8 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
       if (this.maxTs(p) <= wm)
         for (let j = p + n - 1; j >= p; j--) if (this.maxTs(j) <= wm && this.maxTs(j) + this.lateness > wm) this.fire(this.backend.getCurrentKey(), st, j, false);
     } else if (p <= st.lf) this.addToRefiredWindow(st, p, value);
+    // `st` was changed in place: write it back, or incremental checkpoints (and the LevelDB backend) miss the change.
+    this.state.update(st);
   }
 
   /** A new pane: list the key under its first unfired window and under its oldest pane's cleanup. */
@@ -216,6 +218,7 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
         const next = Math.max(j + 1, firstPaneFrom(st, j - n + 2));
         st.nj = next;
         if (next !== Infinity) this.fires.add(next, key);
+        this.state.update(st);
       }
     }
     while (this.cleanups.peek() !== Infinity && this.maxTs(this.cleanups.peek()) + this.lateness <= time) {
@@ -233,6 +236,7 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
         }
         st.cj = st.h < st.idx.length ? st.idx[st.h]! + n - 1 : Infinity;
         if (st.cj !== Infinity) this.cleanups.add(st.cj, key);
+        this.state.update(st);
       }
     }
     backend.setCurrentNormalizedKey(saved);
@@ -245,6 +249,7 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
     if (st.extra!.length === 0) st.extra = undefined;
     this.emit(key, j, acc);
     if (st.extra === undefined && st.h === st.idx.length) this.state.clear();
+    else this.state.update(st);
   }
 
   /** Emits window j: `ordered` firings go through the two-stack aggregate, late ones combine their panes directly. */
@@ -293,9 +298,11 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
   }
 
   /** After a restore: list every key again under its next firing and cleanup (and re-firings). */
-  private rebuildSchedules(): void {
-    const backend = this.backend;
-    for (const key of backend.keys('_window-panes')) {
+  private async rebuildSchedules(): Promise<void> {
+    const backend = this.backend as KeyedStateBackend & { keysAsync?(stateName: string): Promise<NormalizedKey[]> };
+    // The LevelDB backend lists keys only asynchronously (its keys() throws).
+    const keys = backend.keysAsync !== undefined ? await backend.keysAsync('_window-panes') : backend.keys('_window-panes');
+    for (const key of keys) {
       backend.setCurrentNormalizedKey(key);
       const st = this.state.value()!;
       if (st.nj !== Infinity) this.fires.add(st.nj, key);

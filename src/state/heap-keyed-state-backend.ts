@@ -60,12 +60,36 @@ interface Slot {
   readonly table: Table;
   handle: unknown;
   dirty: Set<NormalizedKey> | undefined;
+  /**
+   * Every entry counts as changed: set once most of a large table is dirty, so that the next take
+   * writes the whole table and writes stop paying a hash insert into a set as large as the table;
+   * `dirty` then also collects keys that may have been removed (a present key in it means nothing).
+   */
+  all: boolean;
+  /** The least dirty-set size at which `all` may be set. */
+  readonly allAt: number;
 }
 
 /** Marks `key` of `slot` as changed; a no-op (one check, no allocation) while changes are not tracked. */
 function touch(slot: Slot, key: NormalizedKey): void {
   const d = slot.dirty;
-  if (d !== undefined) d.add(key);
+  if (d === undefined) return;
+  if (slot.all) {
+    // Present keys are in the next take anyway; a removed one must become a del. (The entry was just written: a cache hit.)
+    if (!slot.table.has(key)) d.add(key);
+    return;
+  }
+  d.add(key);
+  if (d.size >= slot.allAt && d.size * 4 >= slot.table.size * 3) slot.all = true;
+}
+
+/** Options of {@link HeapKeyedStateBackend}. */
+export interface HeapKeyedStateBackendOptions {
+  /**
+   * Once at least this many keys of a state (and 3/4 of its entries) changed since the last take,
+   * the next take writes all of its entries and writes stop being recorded one by one (default 4096).
+   */
+  wholeTableDeltaMinKeys?: number;
 }
 
 /** A table value detached one level from the live state (lists and maps are mutated in place). */
@@ -90,11 +114,15 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
   private currentKey: NormalizedKey = '';
   private readonly tables = new Map<string, Slot>();
   private tracking = false;
+  private readonly allAt: number;
 
   constructor(
     private readonly operatorName: string,
     readonly maxParallelism: number,
-  ) {}
+    options: HeapKeyedStateBackendOptions = {},
+  ) {
+    this.allAt = options.wholeTableDeltaMinKeys ?? 4096;
+  }
 
   setCurrentKey(key: unknown): void {
     // Plain strings and numbers are their own normalized form: no call on the common path.
@@ -156,6 +184,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
   /**
    * Per key group, the current value (`put`; lists and maps copied one level) or the absence
    * (`del`) of every key written since `trackChanges()` or the last take; resets the tracked keys.
+   * When most of a large state changed (see `wholeTableDeltaMinKeys`), every entry of it is a put.
    * Empty when changes are not tracked. Other values are shared with the live state: encode the
    * result before the next record is processed.
    */
@@ -163,14 +192,19 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
     const out = new KeyedStateChangesBuilder(this.maxParallelism);
     for (const [name, slot] of this.tables) {
       const dirty = slot.dirty;
-      if (dirty === undefined || dirty.size === 0) continue;
+      if (dirty === undefined || (dirty.size === 0 && !slot.all)) continue;
       out.state(name, slot.kind);
       const { kind, table } = slot;
-      for (const k of dirty) {
-        const v = table.get(k);
-        if (v === undefined) out.del(k);
-        else out.put(k, detached(kind, v));
-      }
+      if (slot.all) {
+        for (const [k, v] of table) out.put(k, detached(kind, v));
+        for (const k of dirty) if (!table.has(k)) out.del(k);
+        slot.all = false;
+      } else
+        for (const k of dirty) {
+          const v = table.get(k);
+          if (v === undefined) out.del(k);
+          else out.put(k, detached(kind, v));
+        }
       dirty.clear();
     }
     return out.changes;
@@ -181,6 +215,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
     const out = new KeyedStateChangesBuilder(this.maxParallelism);
     for (const [name, slot] of this.tables) {
       slot.dirty?.clear();
+      slot.all = false;
       if (slot.table.size === 0) continue;
       out.state(name, slot.kind);
       for (const [k, v] of slot.table) out.put(k, detached(slot.kind, v));
@@ -217,7 +252,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
   }
 
   private newSlot(name: string, kind: StateKind): Slot {
-    const slot: Slot = { kind, table: new Map(), handle: undefined, dirty: this.tracking ? new Set() : undefined };
+    const slot: Slot = { kind, table: new Map(), handle: undefined, dirty: this.tracking ? new Set() : undefined, all: false, allAt: this.allAt };
     this.tables.set(name, slot);
     return slot;
   }

@@ -84,7 +84,9 @@ function detached(kind: StateKind, v: unknown): unknown {
 }
 
 const KIND_PREFIX = Buffer.from([0xff, 0xff, 0x6b]);
-const packr = new Packr({ useRecords: false, moreTypes: true } as ConstructorParameters<typeof Packr>[0]);
+// Records (structures embedded per value) keep plain objects and Maps apart: with useRecords: false a
+// Map nested in a value (e.g. a window's namespace -> contents map) would decode as a plain object.
+const packr = new Packr({ moreTypes: true, structuredClone: false });
 
 /** Options of {@link LevelKeyedStateBackend.open}. */
 export interface LevelKeyedStateBackendOptions {

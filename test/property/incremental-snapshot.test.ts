@@ -40,6 +40,14 @@ describe('incremental keyed snapshots (property)', () => {
     );
   });
 
+  it('heap: whole-table deltas (every take after most keys changed writes all entries), many runs', async () => {
+    const whole = async (): Promise<BackendUnderTest> => new HeapKeyedStateBackend('Op', 128, { wholeTableDeltaMinKeys: 1 });
+    await fc.assert(
+      fc.asyncProperty(incrementalCmds(30), incrementalCmds(300), keyGroupSubRange, (before, cmds, range) => checkIncrementalReplay(whole, whole, before, cmds, range)),
+      { numRuns: 150 },
+    );
+  });
+
   // A small write cache flushes on nearly every write, so takes read through batches in flight and getSync.
   for (const [from, to] of [['level', 'heap'], ['heap', 'level'], ['level', 'level']] as const)
     it(`${from} chain replayed into ${to} (any cache size)`, async () => {
