@@ -1,7 +1,7 @@
 // A task: one parallel subtask of a vertex. Lifecycle in taskMachine; the data path runs outside xstate.
 import type { Subscription } from '@nats-io/transport-node';
 import { createActor, type Actor } from 'xstate';
-import type { CheckpointKind, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
+import type { CheckpointKind } from '../src/checkpoint/checkpoint-storage.ts';
 import type { SourceReader } from '../src/connectors/source.ts';
 import { EddyError, toErrorInfo } from '../src/errors.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
@@ -10,13 +10,14 @@ import { attributeError, createOperatorChain, type OperatorChain } from '../src/
 import type { OperatorContext, Output } from '../src/operators/operator.ts';
 import { MAX_WATERMARK } from '../src/time/watermark.ts';
 import { FrameCodec, type Frame } from '../src/transport/frame-codec.ts';
-import { InputGate, type InputChannelSpec } from '../src/transport/input-gate.ts';
-import { OutputGate, type ChannelSender } from '../src/transport/output-gate.ts';
+import { InputGate } from '../src/transport/input-gate.ts';
+import { OutputGate } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
 import { subjects } from '../src/transport/subjects.ts';
-import { TaskCheckpointer } from './task-checkpointer.ts';
+import { TaskCheckpointProtocol } from './task-checkpoint-protocol.ts';
+import { createNetworkWriter, inputChannelSpecs } from './task-channels.ts';
 import { TaskKeyedState } from './task-keyed-state.ts';
-import type { CoordinatorMessage, TaskControlMessage, TaskDeployment, TaskStatusReport } from './task-protocol.ts';
+import type { TaskDeployment, TaskStatusReport } from './task-protocol.ts';
 import { taskMachine, type TaskState } from './task.machine.ts';
 
 export type { CoordinatorMessage, NetworkOptions, TaskControlMessage, TaskDeployment, TaskStatusReport } from './task-protocol.ts';
@@ -41,8 +42,7 @@ export class Task {
   private inputEnded = false;
   private readonly metrics = new Map<string, number>();
   private readonly keyed: TaskKeyedState;
-  private ctlSub: Subscription | undefined;
-  private checkpointer: TaskCheckpointer | undefined;
+  private checkpoints: TaskCheckpointProtocol | undefined;
   /** Checkpoints triggered at this source task, taken between poll slices. */
   private readonly triggers: { checkpointId: number; kind: CheckpointKind }[] = [];
   private wakeSource: (() => void) | undefined;
@@ -51,8 +51,6 @@ export class Task {
   private finalCommitted = false;
   private resolveFinalCommit!: () => void;
   private readonly finalCommit = new Promise<void>((resolve) => (this.resolveFinalCommit = resolve));
-  /** Checkpoint notifications run one after another, in order. */
-  private notifying: Promise<void> = Promise.resolve();
   private done!: Promise<TaskStatusReport>;
   private resolveDone!: (r: TaskStatusReport) => void;
   private failure: unknown;
@@ -139,12 +137,12 @@ export class Task {
       if (d.checkpointing !== undefined) this.setUpCheckpointing();
       this.outputGate.start();
       if (d.vertex.inputs.length > 0) {
-        this.inputGate = new InputGate(this.channelSpecs(), d.nc, this.codec, {
+        this.inputGate = new InputGate(inputChannelSpecs(d), d.nc, this.codec, {
           onRecords: (records, timestamps, inputIndex) => this.onRecords(records, timestamps, inputIndex),
           onWatermark: (wm) => this.chain.input.emitWatermark(wm),
           onWatermarkStatus: (idle) => this.chain.input.emitWatermarkStatus(idle),
           onEndOfInput: () => (this.inputEnded = true),
-          onBarrier: (id, kind) => this.onBarrier(id, kind as CheckpointKind),
+          onBarrier: (id, kind) => this.checkpoints?.onBarrier(id, kind as CheckpointKind),
           onAlignment: (aligning) => this.actor.send({ type: aligning ? 'ALIGN' : 'ALIGNED' }),
         }, d.network.credits, this.name);
         this.sub = d.nc.subscribe(subjects.input(d.dataJob, d.vertex.id, d.subtask), {
@@ -208,34 +206,9 @@ export class Task {
   }
 
   private networkOutput(edgeId: number, node: StreamNode): Output<unknown> {
-    const { d } = this;
-    const out = d.vertex.outputs.find((o) => o.edge.id === edgeId)!;
-    const target = d.plan.vertices[out.targetVertex]!;
-    const senders: ChannelSender[] = [];
-    const ch = out.targetChannelOffset + (out.pointwise ? 0 : d.subtask);
-    const targets = out.pointwise ? [d.subtask] : [...Array(target.parallelism).keys()];
-    for (const t of targets)
-      senders.push(this.outputGate.createSender(subjects.input(d.dataJob, target.id, t), ch, `${edgeId}:${t}`, d.network.credits, node.name));
-    const writer = new RecordWriter(out.edge.partitioner, senders, d.plan.maxParallelism, node.name, d.subtask);
+    const writer = createNetworkWriter(this.d, this.outputGate, edgeId, node.name);
     this.writers.push(writer);
     return writer;
-  }
-
-  private channelSpecs(): InputChannelSpec[] {
-    const { d } = this;
-    const specs: InputChannelSpec[] = [];
-    for (const input of d.vertex.inputs) {
-      const up = d.plan.vertices[input.sourceVertex]!;
-      const producers = input.pointwise ? [d.subtask] : [...Array(up.parallelism).keys()];
-      for (const u of producers)
-        specs[input.channelOffset + (input.pointwise ? 0 : u)] = {
-          producer: `${up.name} (${u + 1}/${up.parallelism})`,
-          creditSubject: subjects.credit(d.dataJob, up.id, u),
-          creditKey: `${input.edge.id}:${d.subtask}`,
-          inputIndex: input.edge.inputIndex,
-        };
-    }
-    return specs;
   }
 
   private onRecords(records: unknown[], timestamps: number[] | null, inputIndex: number): void {
@@ -296,7 +269,7 @@ export class Task {
         // Barriers are injected between poll slices: the reader's position matches what was emitted.
         const trigger = this.triggers.shift();
         if (trigger !== undefined) {
-          await this.checkpointAt(trigger.checkpointId, trigger.kind);
+          await this.checkpoints!.checkpointAt(trigger.checkpointId, trigger.kind);
           continue;
         }
         if (this.sourceEnded) {
@@ -316,7 +289,7 @@ export class Task {
           emitted = 0;
           input.emitWatermark(MAX_WATERMARK);
           this.sourceEnded = true;
-          if (checkpointing) this.toCoordinator({ type: 'source-ended', attempt: this.d.attempt, vertex: this.d.vertex.id, subtask: this.d.subtask });
+          if (checkpointing) this.checkpoints!.sourceEnded();
         } else if (r === 'wait') await Promise.race([reader.available(), this.wakeUp()]);
         else if (this.outputGate.blocked) await Promise.race([this.outputGate.whenWritable(), this.wakeUp()]);
         else await yieldToEventLoop();
@@ -341,97 +314,35 @@ export class Task {
 
   private setUpCheckpointing(): void {
     const { d } = this;
-    const nodes = d.vertex.nodes.map((node) => ({
-      node,
-      operator: this.chain.operators.find((o) => o.node.id === node.id)?.operator,
-      reader: node.kind === 'source' ? this.reader : undefined,
-      backend: this.keyed.get(node.id),
-    }));
     this.keyed.trackChanges();
-    this.checkpointer = new TaskCheckpointer(
+    this.checkpoints = new TaskCheckpointProtocol(
+      d,
+      d.vertex.nodes.map((node) => ({
+        node,
+        operator: this.chain.operators.find((o) => o.node.id === node.id)?.operator,
+        reader: node.kind === 'source' ? this.reader : undefined,
+        backend: this.keyed.get(node.id),
+      })),
       {
-        // The run id keeps chunk ids unique across processes too: a resumed job reuses job id and attempt numbers.
-        idPrefix: `${d.runId}.${d.dataJob}.v${d.vertex.id}.s${d.subtask}`,
-        subtask: d.subtask,
-        parallelism: d.vertex.parallelism,
-        maxParallelism: d.plan.maxParallelism,
-        compactEvery: d.checkpointing!.options.compactEvery,
-        storageFor: d.checkpointing!.storageFor,
-      },
-      nodes,
-    );
-    this.ctlSub = d.nc.subscribe(subjects.toTasks(d.jobId), {
-      callback: (err, msg) => {
-        if (err || this.isFinal() || this.failure !== undefined) return;
-        const m = this.codec.decodeValue(msg.data) as TaskControlMessage;
-        if (m.type === 'trigger') {
+        name: this.name,
+        writers: this.writers,
+        operators: this.chain.operators,
+        stopped: () => this.failure !== undefined || this.isFinal(),
+        fail: (e) => this.fail(e),
+        endInput: () => (this.endInputDone ? Promise.resolve() : this.endInputChain()),
+        trigger: (checkpointId, kind) => {
           if (this.reader === undefined) return;
-          this.triggers.push({ checkpointId: m.checkpointId, kind: m.kind });
+          this.triggers.push({ checkpointId, kind });
           this.wake();
-        } else if (m.type === 'abort') this.inputGate?.abortAlignment(m.checkpointId);
-        else this.onCheckpointComplete(m.checkpointId, m.kind);
+        },
+        abortAlignment: (id) => this.inputGate?.abortAlignment(id),
+        finalCommitted: () => {
+          this.finalCommitted = true;
+          this.resolveFinalCommit();
+          this.wake();
+        },
       },
-    });
-  }
-
-  private toCoordinator(m: CoordinatorMessage): void {
-    try {
-      this.d.nc.publish(subjects.toCoordinator(this.d.jobId), this.codec.encodeValue(m));
-    } catch (e) {
-      this.fail(e);
-    }
-  }
-
-  /** All input channels delivered barrier `checkpointId`. A final barrier means all input has arrived. */
-  private onBarrier(checkpointId: number, kind: CheckpointKind): void {
-    if (this.checkpointer === undefined) return;
-    void this.checkpointAt(checkpointId, kind).catch((e) => this.fail(e));
-  }
-
-  /**
-   * Takes this task's part of a checkpoint: (final only: end input first) capture state, forward the
-   * barrier, then write and ack. Nothing between capture and forwarding lets a record through.
-   */
-  private async checkpointAt(checkpointId: number, kind: CheckpointKind): Promise<void> {
-    const { d } = this;
-    if (kind === 'final' && !this.endInputDone) await this.endInputChain();
-    if (this.failure !== undefined || this.isFinal()) return;
-    let written: Promise<Record<string, OperatorStateHandle>>;
-    try {
-      written = this.checkpointer!.snapshot(checkpointId, kind);
-    } catch (e) {
-      throw attributeError(e, this.name);
-    }
-    for (const w of this.writers) w.emitBarrier(checkpointId, kind);
-    const base = { attempt: d.attempt, vertex: d.vertex.id, subtask: d.subtask, checkpointId };
-    try {
-      this.toCoordinator({ type: 'ack', ...base, handles: await written });
-    } catch (e) {
-      this.toCoordinator({ type: 'decline', ...base, error: toErrorInfo(e) });
-      throw new EddyError('EDDY_CHECKPOINT_FAILED', `task ${this.name} could not write its state for checkpoint ${checkpointId}: ${(e as Error).message}`, { cause: e });
-    }
-  }
-
-  private onCheckpointComplete(checkpointId: number, kind: CheckpointKind): void {
-    this.notifying = this.notifying.then(async () => {
-      if (this.failure !== undefined || this.isFinal()) return;
-      try {
-        for (const { operator } of this.chain.operators) {
-          try {
-            await operator.notifyCheckpointComplete?.(checkpointId);
-          } catch (e) {
-            throw attributeError(e, operator.name);
-          }
-        }
-      } catch (e) {
-        return this.fail(e);
-      }
-      if (kind === 'final') {
-        this.finalCommitted = true;
-        this.resolveFinalCommit();
-        this.wake();
-      }
-    });
+    );
   }
 
   private async endInputChain(): Promise<void> {
@@ -490,7 +401,7 @@ export class Task {
   }
 
   private async release(): Promise<void> {
-    this.ctlSub?.unsubscribe();
+    this.checkpoints?.close();
     this.sub?.unsubscribe();
     this.outputGate?.close();
     const closing: unknown[] = [];
