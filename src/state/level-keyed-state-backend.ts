@@ -1,7 +1,6 @@
 // Keyed state in LevelDB for state larger than memory: synchronous reads through a write cache, batched async writes.
 import { rm } from 'node:fs/promises';
 import { Level } from 'level';
-import { Packr } from 'msgpackr';
 import { EddyError } from '../errors.ts';
 import type {
   AggregatingStateDescriptor,
@@ -20,6 +19,7 @@ import {
   type KeyedStateChanges,
 } from './keyed-state-changes.ts';
 import { restoredStates } from './restored-state.ts';
+import { decodeKey, encodeKey, KIND_PREFIX, packr } from './level-key-codec.ts';
 import { LevelAggregatingState, LevelListState, LevelMapState, LevelReducingState, LevelValueState } from './level-state-handles.ts';
 
 /*
@@ -83,11 +83,6 @@ function detached(kind: StateKind, v: unknown): unknown {
   return kind === 'list' ? (v as unknown[]).slice() : kind === 'map' ? new Map(v as Map<unknown, unknown>) : v;
 }
 
-const KIND_PREFIX = Buffer.from([0xff, 0xff, 0x6b]);
-// Records (structures embedded per value) keep plain objects and Maps apart: with useRecords: false a
-// Map nested in a value (e.g. a window's namespace -> contents map) would decode as a plain object.
-const packr = new Packr({ moreTypes: true, structuredClone: false });
-
 /** Options of {@link LevelKeyedStateBackend.open}. */
 export interface LevelKeyedStateBackendOptions {
   /** Directory of the LevelDB database (created when missing; its content is the backend's state). */
@@ -100,33 +95,6 @@ export interface LevelKeyedStateBackendOptions {
   cacheSize?: number;
   /** Delete whatever the directory held before opening (default false: reopen existing state). */
   wipe?: boolean;
-}
-
-function encodeKey(k: NormalizedKey): Buffer {
-  if (typeof k === 'string') {
-    const b = Buffer.allocUnsafe(1 + Buffer.byteLength(k));
-    b[0] = 0x73;
-    b.write(k, 1);
-    return b;
-  }
-  if (typeof k === 'number') {
-    const b = Buffer.allocUnsafe(9);
-    b[0] = 0x6e;
-    b.writeDoubleBE(k === 0 ? 0 : k, 1); // -0 and 0 are one key, as in a JS Map
-    return b;
-  }
-  return Buffer.from('b' + k.toString());
-}
-
-function decodeKey(b: Buffer, at: number): NormalizedKey {
-  switch (b[at]) {
-    case 0x73:
-      return b.toString('utf8', at + 1);
-    case 0x6e:
-      return b.readDoubleBE(at + 1);
-    default:
-      return BigInt(b.toString('latin1', at + 1));
-  }
 }
 
 /**
