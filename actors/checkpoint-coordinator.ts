@@ -38,6 +38,8 @@ export interface CheckpointCoordinatorOptions {
   onCheckpoint(stats: CheckpointStats): void;
   /** A task declined: its state could not be written (the task fails itself as well). */
   onDecline?(error: ErrorInfo): void;
+  /** More than `tolerableFailures` checkpoints in a row timed out or were declined: the pipeline is stuck. */
+  onTooManyFailures(error: ErrorInfo): void;
 }
 
 interface Pending {
@@ -73,6 +75,8 @@ export class CheckpointCoordinator {
   private finalPending = false;
   private finalCompleted: number | undefined;
   private stopped = false;
+  /** Checkpoints in a row that timed out or were declined (aborts for restarts do not count). */
+  private consecutiveFailures = 0;
   readonly completedIds: number[] = [];
 
   constructor(private readonly o: CheckpointCoordinatorOptions) {
@@ -237,6 +241,7 @@ export class CheckpointCoordinator {
       return;
     }
     p.actor.send({ type: 'COMMITTED' });
+    this.consecutiveFailures = 0;
     if (p.kind !== 'savepoint') this.completedIds.push(p.id);
     this.finish(p, 'completed');
     if (p.kind === 'final') this.finalCompleted = p.id;
@@ -250,6 +255,17 @@ export class CheckpointCoordinator {
     p.actor.send({ type: event });
     p.timeout.cancel();
     this.finish(p, 'aborted', reason);
+    if (event !== 'TASK_FAILED' && ++this.consecutiveFailures > this.o.options.tolerableFailures) {
+      this.consecutiveFailures = 0;
+      this.o.onTooManyFailures(
+        toErrorInfo(
+          new EddyError(
+            'EDDY_CHECKPOINT_FAILED',
+            `${this.o.options.tolerableFailures + 1} checkpoints in a row of job "${this.o.jobName}" failed (last: ${p.kind} ${p.id}: ${reason}); restarting from the last completed checkpoint (raise checkpointing.timeoutMs if the job is only slow)`,
+          ),
+        ),
+      );
+    }
     this.publish({ type: 'abort', checkpointId: p.id });
     if (p.kind === 'savepoint') void p.storage.close().catch(() => undefined);
     p.reject(new EddyError('EDDY_CHECKPOINT_FAILED', `${p.kind} ${p.id} of job "${this.o.jobName}" was aborted: ${reason}`));

@@ -119,6 +119,7 @@ export class JobMaster {
         },
         openSavepointStorage: cp.openSavepointStorage,
         onCheckpoint: (s) => this.onCheckpoint(s),
+        onTooManyFailures: (e) => this.failRunningRegions(e),
       });
     }
     this.actor.subscribe((s) => {
@@ -322,6 +323,12 @@ export class JobMaster {
     timer?.cancel();
   }
 
+  /** Fails every running region (each restarts or escalates under the supervisor). */
+  private failRunningRegions(cause: ErrorInfo): void {
+    if (this.state !== 'running' && this.state !== 'restarting') return;
+    for (const r of this.regions) if (r.running) this.supervisor.childFailed(String(r.index), cause);
+  }
+
   /**
    * Core NATS is at-most-once: frames, credits, barriers and acks in flight while the connection was
    * down may be lost, and a task would then wait for them forever. So every running region fails
@@ -335,8 +342,7 @@ export class JobMaster {
       ),
     );
     if (this.state === 'created' || this.state === 'deploying') return this.onFailure(cause);
-    if (this.state !== 'running' && this.state !== 'restarting') return;
-    for (const r of this.regions) if (r.running) this.supervisor.childFailed(String(r.index), cause);
+    this.failRunningRegions(cause);
   }
 
   cancel(): void {

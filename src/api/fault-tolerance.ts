@@ -129,6 +129,11 @@ export interface CheckpointingOptions {
   retained: number;
   /** Incremental chunks per chain before a task writes a full snapshot again (default 8). */
   compactEvery: number;
+  /**
+   * Consecutive checkpoints that may time out or be declined before the job's regions restart
+   * (default 3): a pipeline that stopped moving (a lost message) then recovers instead of hanging.
+   */
+  tolerableFailures: number;
 }
 
 /** What `checkpointing` accepts: a number is the interval. */
@@ -152,7 +157,7 @@ export function resolveCheckpointing(c: CheckpointingConfig | undefined): Checkp
   if (c === undefined) return undefined;
   const o = typeof c === 'number' ? { intervalMs: c } : c;
   if (o === null || typeof o !== 'object') throw new EddyError('EDDY_CONFIG', `checkpointing must be an interval in ms or { intervalMs, ... }, got ${JSON.stringify(c)}`);
-  const known = new Set(['intervalMs', 'timeoutMs', 'minPauseMs', 'maxConcurrent', 'retained', 'compactEvery']);
+  const known = new Set(['intervalMs', 'timeoutMs', 'minPauseMs', 'maxConcurrent', 'retained', 'compactEvery', 'tolerableFailures']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new EddyError('EDDY_CONFIG', `unknown checkpointing option "${k}"; known: ${[...known].join(', ')}`);
   return {
     intervalMs: positive(o.intervalMs, 'checkpointing.intervalMs', 1),
@@ -161,6 +166,7 @@ export function resolveCheckpointing(c: CheckpointingConfig | undefined): Checkp
     maxConcurrent: positive(o.maxConcurrent ?? 1, 'checkpointing.maxConcurrent', 1),
     retained: positive(o.retained ?? 3, 'checkpointing.retained', 1),
     compactEvery: positive(o.compactEvery ?? 8, 'checkpointing.compactEvery', 1),
+    tolerableFailures: positive(o.tolerableFailures ?? 3, 'checkpointing.tolerableFailures', 0),
   };
 }
 
