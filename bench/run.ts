@@ -21,11 +21,16 @@ const SUITES: Record<string, () => Promise<{ run(ctx: BenchContext): Promise<Sui
   checkpoints: () => import('./checkpoints.ts'),
   // A soak, not a figure: only when named (`npm run bench -- chaos --seeds 20`), never in "every suite".
   chaos: () => import('./chaos.ts'),
+  // Minutes, not seconds: only when named (`npm run bench -- nexmark [--query q5] ...`, see bench/nexmark/run.ts).
+  nexmark: () => import('./nexmark/run.ts'),
 };
+
+/** Options read by bench/nexmark/run.ts itself, each with a value; checked here so a typo still fails fast. */
+const NEXMARK_OPTIONS = new Set(['--query', '--events', '--parallelism', '--checkpoint-interval', '--rate', '--events-per-second']);
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
-  console.error(`usage: npm run bench [-- [${Object.keys(SUITES).join('|')}]... [--quick] [--runs N] [--no-write] [--seeds N (chaos)]]`);
+  console.error(`usage: npm run bench [-- [${Object.keys(SUITES).join('|')}]... [--quick] [--runs N] [--no-write] [--seeds N (chaos)] [--query q5,.. --events N --parallelism N --checkpoint-interval 10s|off --rate R --events-per-second E (nexmark)]]`);
   process.exit(2);
 }
 
@@ -44,12 +49,14 @@ function parseArgs(argv: string[]): { suites: string[]; scale: number; runs: num
     } else if (a === '--seeds' || a === '--first-seed') {
       // Read by bench/chaos.ts itself; checked here so a typo still fails fast.
       if (!Number.isInteger(Number(argv[++i]))) usage(`${a} needs an integer`);
+    } else if (NEXMARK_OPTIONS.has(a)) {
+      if (argv[++i] === undefined) usage(`${a} needs a value`);
     } else if (a === '--help' || a === '-h') usage();
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
     else if (!(a in SUITES)) usage(`unknown suite "${a}"`);
     else suites.push(a);
   }
-  return { suites: suites.length > 0 ? suites : Object.keys(SUITES).filter((s) => s !== 'chaos'), scale, runs, write };
+  return { suites: suites.length > 0 ? suites : Object.keys(SUITES).filter((s) => s !== 'chaos' && s !== 'nexmark'), scale, runs, write };
 }
 
 /** A full GC between runs: --expose-gc is not on the npm script's command line, so enable it here. */
