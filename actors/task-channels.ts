@@ -1,4 +1,8 @@
-// A task's network channels: the writers of its outgoing edges and the specs of its input channels.
+// How a task wires its chain: the writers of its outgoing edges, the specs of its input channels, each operator's context.
+import type { StreamNode } from '../src/graph/stream-graph.ts';
+import { attributeError } from '../src/operators/operator-chain.ts';
+import type { OperatorContext } from '../src/operators/operator.ts';
+import type { KeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
 import type { InputChannelSpec } from '../src/transport/input-gate.ts';
 import type { ChannelSender, OutputGate } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
@@ -34,4 +38,31 @@ export function inputChannelSpecs(d: TaskDeployment): InputChannelSpec[] {
       };
   }
   return specs;
+}
+
+/** The context operator `node` of this subtask runs with; its counters land in `metrics` as `<operator>.<name>`. */
+export function operatorContext(
+  d: TaskDeployment,
+  node: StreamNode,
+  keyedState: KeyedStateBackend | undefined,
+  metrics: Map<string, number>,
+  fail: (e: unknown) => void,
+): OperatorContext {
+  const prefix = node.name + '.';
+  return {
+    jobName: d.jobName,
+    jobId: d.jobId,
+    operatorName: node.name,
+    uid: node.uid,
+    subtaskIndex: d.subtask,
+    parallelism: d.vertex.parallelism,
+    maxParallelism: d.plan.maxParallelism,
+    clock: d.clock,
+    metrics: { inc: (name, by = 1) => void metrics.set(prefix + name, (metrics.get(prefix + name) ?? 0) + by) },
+    keyedState,
+    nats: d.nc,
+    autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
+    checkpointing: d.checkpointing !== undefined,
+    failTask: (e) => fail(attributeError(e, node.name)),
+  };
 }

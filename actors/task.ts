@@ -15,8 +15,9 @@ import { OutputGate } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
 import { subjects } from '../src/transport/subjects.ts';
 import { TaskCheckpointProtocol } from './task-checkpoint-protocol.ts';
-import { createNetworkWriter, inputChannelSpecs } from './task-channels.ts';
+import { createNetworkWriter, inputChannelSpecs, operatorContext } from './task-channels.ts';
 import { TaskKeyedState } from './task-keyed-state.ts';
+import { SourceSignals } from './source-signals.ts';
 import type { TaskDeployment, TaskStatusReport } from './task-protocol.ts';
 import { taskMachine, type TaskState } from './task.machine.ts';
 
@@ -43,14 +44,10 @@ export class Task {
   private readonly metrics = new Map<string, number>();
   private readonly keyed: TaskKeyedState;
   private checkpoints: TaskCheckpointProtocol | undefined;
-  /** Checkpoints triggered at this source task, taken between poll slices. */
-  private readonly triggers: { checkpointId: number; kind: CheckpointKind }[] = [];
-  private wakeSource: (() => void) | undefined;
+  /** Checkpoint triggers (taken between poll slices), the final commit and stops, for the source loop. */
+  private readonly signals = new SourceSignals<{ checkpointId: number; kind: CheckpointKind }>();
   private endInputDone = false;
   private sourceEnded = false;
-  private finalCommitted = false;
-  private resolveFinalCommit!: () => void;
-  private readonly finalCommit = new Promise<void>((resolve) => (this.resolveFinalCommit = resolve));
   private done!: Promise<TaskStatusReport>;
   private resolveDone!: (r: TaskStatusReport) => void;
   private failure: unknown;
@@ -174,8 +171,7 @@ export class Task {
   cancel(): void {
     if (this.isFinal()) return;
     this.actor.send({ type: 'CANCEL' });
-    this.resolveFinalCommit();
-    this.wake();
+    this.signals.release();
     void this.release().then(() => this.report());
   }
 
@@ -185,24 +181,7 @@ export class Task {
   }
 
   private contextFor(node: StreamNode): OperatorContext {
-    const { d } = this;
-    const prefix = node.name + '.';
-    return {
-      jobName: d.jobName,
-      jobId: d.jobId,
-      operatorName: node.name,
-      uid: node.uid,
-      subtaskIndex: d.subtask,
-      parallelism: d.vertex.parallelism,
-      maxParallelism: d.plan.maxParallelism,
-      clock: d.clock,
-      metrics: { inc: (name, by = 1) => this.metrics.set(prefix + name, (this.metrics.get(prefix + name) ?? 0) + by) },
-      keyedState: this.keyed.get(node.id),
-      nats: d.nc,
-      autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
-      checkpointing: d.checkpointing !== undefined,
-      failTask: (e) => this.fail(attributeError(e, node.name)),
-    };
+    return operatorContext(this.d, node, this.keyed.get(node.id), this.metrics, (e) => this.fail(e));
   }
 
   private networkOutput(edgeId: number, node: StreamNode): Output<unknown> {
@@ -267,15 +246,15 @@ export class Task {
       for (;;) {
         if (this.failure !== undefined || this.isFinal()) return;
         // Barriers are injected between poll slices: the reader's position matches what was emitted.
-        const trigger = this.triggers.shift();
+        const trigger = this.signals.nextTrigger();
         if (trigger !== undefined) {
           await this.checkpoints!.checkpointAt(trigger.checkpointId, trigger.kind);
           continue;
         }
         if (this.sourceEnded) {
           // With checkpoints, the source stays until the final checkpoint (which covers the end of input) committed.
-          if (!checkpointing || this.finalCommitted) break;
-          await this.wakeUp();
+          if (!checkpointing || this.signals.finalCommitted) break;
+          await this.signals.wakeUp();
           continue;
         }
         let r;
@@ -290,8 +269,8 @@ export class Task {
           input.emitWatermark(MAX_WATERMARK);
           this.sourceEnded = true;
           if (checkpointing) this.checkpoints!.sourceEnded();
-        } else if (r === 'wait') await Promise.race([reader.available(), this.wakeUp()]);
-        else if (this.outputGate.blocked) await Promise.race([this.outputGate.whenWritable(), this.wakeUp()]);
+        } else if (r === 'wait') await Promise.race([reader.available(), this.signals.wakeUp()]);
+        else if (this.outputGate.blocked) await Promise.race([this.outputGate.whenWritable(), this.signals.wakeUp()]);
         else await yieldToEventLoop();
       }
       await this.finish();
@@ -300,16 +279,6 @@ export class Task {
     } finally {
       if (emitted > 0) this.bump('recordsIn', emitted);
     }
-  }
-
-  private wakeUp(): Promise<void> {
-    return new Promise((resolve) => (this.wakeSource = resolve));
-  }
-
-  private wake(): void {
-    const w = this.wakeSource;
-    this.wakeSource = undefined;
-    w?.();
   }
 
   private setUpCheckpointing(): void {
@@ -332,15 +301,10 @@ export class Task {
         endInput: () => (this.endInputDone ? Promise.resolve() : this.endInputChain()),
         trigger: (checkpointId, kind) => {
           if (this.reader === undefined) return;
-          this.triggers.push({ checkpointId, kind });
-          this.wake();
+          this.signals.trigger({ checkpointId, kind });
         },
         abortAlignment: (id) => this.inputGate?.abortAlignment(id),
-        finalCommitted: () => {
-          this.finalCommitted = true;
-          this.resolveFinalCommit();
-          this.wake();
-        },
+        finalCommitted: () => this.signals.commitFinal(),
       },
     );
   }
@@ -363,7 +327,7 @@ export class Task {
     try {
       if (!this.endInputDone) await this.endInputChain();
       // With checkpoints, end of input travels as the final checkpoint: its sinks commit before anything ends.
-      if (this.d.checkpointing !== undefined) await this.finalCommit;
+      if (this.d.checkpointing !== undefined) await this.signals.finalCommit;
       if (this.failure !== undefined || this.isFinal()) return;
       for (const w of this.writers) w.endOfInput();
       await this.outputGate.whenWritable();
@@ -382,8 +346,7 @@ export class Task {
     if (this.failure !== undefined || this.isFinal()) return;
     this.failure = e;
     this.actor.send({ type: 'FAIL' });
-    this.resolveFinalCommit();
-    this.wake();
+    this.signals.release();
     void this.release().then(() => this.report());
   }
 
@@ -395,8 +358,7 @@ export class Task {
     if (this.isFinal()) return;
     this.failure = new EddyError('EDDY_TASK_DIED', `task ${this.name} died (killed)`);
     this.actor.send({ type: 'FAIL' });
-    this.resolveFinalCommit();
-    this.wake();
+    this.signals.release();
     void this.release().then(() => this.report(false));
   }
 
