@@ -11,6 +11,7 @@ import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { subjects } from '../src/transport/subjects.ts';
 import { CheckpointCoordinator, type CheckpointStats } from './checkpoint-coordinator.ts';
+import { watchConnection } from './connection-watch.ts';
 import { jobMasterMachine, type JobMasterState } from './job-master.machine.ts';
 import { pipelinedRegions } from './pipelined-regions.ts';
 import { Supervisor } from './supervision/supervisor.ts';
@@ -156,7 +157,11 @@ export class JobMaster {
         );
       },
     });
-    void this.watchConnection();
+    void watchConnection(o.nc, o.clock, o.connectionLossTimeoutMs, o.jobName, {
+      ended: () => this.isFinal(),
+      lost: (cause) => this.onFailure(cause),
+      reconnected: (cause) => (this.state === 'created' || this.state === 'deploying' ? this.onFailure(cause) : this.failRunningRegions(cause)),
+    });
     void o.nc.closed().then((err) => {
       if (this.isFinal()) return;
       this.onFailure(
@@ -297,52 +302,10 @@ export class JobMaster {
     if (c.history.length > HISTORY) c.history.shift();
   }
 
-  /** A disconnect that outlasts `connectionLossTimeoutMs` fails the job (reconnects may otherwise retry for long). */
-  private async watchConnection(): Promise<void> {
-    const { o } = this;
-    let timer: { cancel(): void } | undefined;
-    for await (const s of o.nc.status()) {
-      if (this.isFinal()) break;
-      if (s.type === 'disconnect' && timer === undefined) {
-        timer = o.clock.schedule(o.connectionLossTimeoutMs, () =>
-          this.onFailure(
-            toErrorInfo(
-              new EddyError(
-                'EDDY_NATS_CONNECTION_LOST',
-                `job "${o.jobName}" lost its NATS connection (${s.server}) for more than ${o.connectionLossTimeoutMs} ms; check that nats-server runs and is reachable`,
-              ),
-            ),
-          ),
-        );
-      } else if (s.type === 'reconnect') {
-        timer?.cancel();
-        timer = undefined;
-        this.onReconnect(s.server);
-      }
-    }
-    timer?.cancel();
-  }
-
   /** Fails every running region (each restarts or escalates under the supervisor). */
   private failRunningRegions(cause: ErrorInfo): void {
     if (this.state !== 'running' && this.state !== 'restarting') return;
     for (const r of this.regions) if (r.running) this.supervisor.childFailed(String(r.index), cause);
-  }
-
-  /**
-   * Core NATS is at-most-once: frames, credits, barriers and acks in flight while the connection was
-   * down may be lost, and a task would then wait for them forever. So every running region fails
-   * (its supervisor restarts it from the last completed checkpoint, or escalates).
-   */
-  private onReconnect(server: string): void {
-    const cause = toErrorInfo(
-      new EddyError(
-        'EDDY_NATS_CONNECTION_LOST',
-        `job "${this.o.jobName}" lost its NATS connection (${server}) and reconnected; messages in flight may be lost, so its regions restart from the last completed checkpoint`,
-      ),
-    );
-    if (this.state === 'created' || this.state === 'deploying') return this.onFailure(cause);
-    this.failRunningRegions(cause);
   }
 
   cancel(): void {
