@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedNatsServer } from '../src/transport/nats-server.ts';
-import { throughputJob } from './checkpoints.ts';
+import { throughputJob } from './checkpoints/throughput.ts';
 import { CpuMeter } from './cpu.ts';
 import { chainEddy, chainLoop, shuffleEddy, shuffleRaw } from './foundation.ts';
 

@@ -3,7 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
 import { EddyError } from '../errors.ts';
 import type { Sink, SinkWriter } from '../operators/sink-operator.ts';
-import { encodeString, isSubjectFilter, jetStreamInfo } from './jetstream-source.ts';
+import { encodeString, isSubjectFilter, jetStreamInfo } from './jetstream-options.ts';
 import { encoderFor } from './record-format.ts';
 import { twoPhaseCommitWriter, type SinkTransaction } from './two-phase-commit.ts';
 

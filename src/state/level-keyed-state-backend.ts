@@ -12,15 +12,12 @@ import type {
 } from './descriptors.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
 import { keyGroupOfNormalized, normalizeKey, type NormalizedKey } from './key-group.ts';
-import {
-  KeyedStateChangesBuilder,
-  type IncrementalKeyedState,
-  type KeyGroupChanges,
-  type KeyedStateChanges,
-} from './keyed-state-changes.ts';
+import type { IncrementalKeyedState, KeyGroupChanges, KeyedStateChanges } from './keyed-state-changes.ts';
 import { restoredStates } from './restored-state.ts';
 import { decodeKey, encodeKey, KIND_PREFIX, packr } from './level-key-codec.ts';
+import { detached, dirtyChanges, snapshotChanges } from './level-state-changes.ts';
 import { LevelAggregatingState, LevelListState, LevelMapState, LevelReducingState, LevelValueState } from './level-state-handles.ts';
+import { LevelWriteCache, TOMBSTONE, type BatchOp, type StateCache } from './level-write-cache.ts';
 
 /*
  * Layout (one LevelDB per backend instance):
@@ -41,29 +38,15 @@ import { LevelAggregatingState, LevelListState, LevelMapState, LevelReducingStat
  * RocksDB backend, an object read from state and mutated in place must be written back with
  * update()/put() to be durable once it has left the cache.
  *
- * Flushing: a full cache is sealed into a generation; one batch is in flight at a time (`writing`),
- * and cache seals made meanwhile merge into a single `queued` generation, so a read looks at no more
- * than three maps before `getSync`. The write loop advances only when the event loop turns: a task
- * that processes records in one long synchronous burst keeps its dirty entries in memory until it
- * yields. A failed batch is reported (EDDY_INTERNAL) by the next write, flush, snapshot or close.
+ * Flushing (see LevelWriteCache): a full cache is sealed into a generation, written by one background
+ * batch at a time. A failed batch is reported (EDDY_INTERNAL) by the next write, flush, snapshot or close.
  *
  * snapshotAsync() and keysAsync() scan the whole database (a state's keys are spread over the key
  * groups) and build the snapshot in memory, as the KeyedStateSnapshot format requires; incremental,
  * streamed snapshots by key-group range are the checkpoint work's business.
  *
- * Incremental snapshots: after trackChanges(), write() (the one path every handle, restore and
- * applyChanges write through) adds the key to its state's dirty set. takeChanges() reads the dirty
- * keys' current values through read() (cache, generations, getSync), so it is synchronous and
- * exact; takeFull() is snapshotAsync() regrouped by key group (see takeFull for why it is consistent).
+ * Incremental snapshots: see level-state-changes.ts.
  */
-
-const TOMBSTONE: unique symbol = Symbol('deleted');
-type Cached = unknown;
-/** Dirty entries of one state: normalized key -> value, or TOMBSTONE for a deletion. */
-type StateCache = Map<NormalizedKey, Cached>;
-/** Dirty entries of every state, by state name. */
-type Generation = { states: Map<string, StateCache>; size: number };
-type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 /**
  * A declared state, as the handles address it. `dirty` holds the keys written since the last take
@@ -76,11 +59,6 @@ export interface LevelStateMeta {
   readonly prefix: Buffer;
   handle: unknown;
   dirty: Set<NormalizedKey> | undefined;
-}
-
-/** A value detached one level from the live state (cached lists and maps are mutated in place). */
-function detached(kind: StateKind, v: unknown): unknown {
-  return kind === 'list' ? (v as unknown[]).slice() : kind === 'map' ? new Map(v as Map<unknown, unknown>) : v;
 }
 
 /** Options of {@link LevelKeyedStateBackend.open}. */
@@ -121,18 +99,8 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
   private currentGroup = -1;
   private currentEncoded: Buffer | undefined;
   private readonly kinds = new Map<string, LevelStateMeta>();
-  private cache: Generation = { states: new Map(), size: 0 };
-  /**
-   * At most two sealed generations besides the cache: `writing` (its batch is in flight) and `queued`
-   * (waiting for it; later seals merge into it). Reads look at cache, queued, writing, then LevelDB.
-   */
-  private writing: Generation | undefined;
-  private queued: Generation | undefined;
-  /** The loop that writes generations, while one runs. */
-  private pumping: Promise<void> | undefined;
-  /** State kinds declared since the last batch, persisted with the next one. */
-  private pendingKinds: [string, StateKind][] = [];
-  private flushError: unknown;
+  /** Dirty entries not yet surely in LevelDB; reads look there before LevelDB. */
+  private readonly writes: LevelWriteCache;
   private closed = false;
   private tracking = false;
 
@@ -140,8 +108,10 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     private readonly db: Level<Buffer, Buffer>,
     private readonly operatorName: string,
     readonly maxParallelism: number,
-    private readonly cacheSize: number,
-  ) {}
+    cacheSize: number,
+  ) {
+    this.writes = new LevelWriteCache(db, cacheSize, (name, table, ops) => this.entryOps(name, table, ops));
+  }
 
   /** Opens (or creates) the database at `options.path` and loads the declared state kinds. */
   static async open(options: LevelKeyedStateBackendOptions): Promise<LevelKeyedStateBackend> {
@@ -203,8 +173,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     this.throwFlushError();
     // Overlay = every entry not yet surely in LevelDB (writing, queued, cache: newest wins), encoded now.
     const overlay = new Map<string, Map<NormalizedKey, Buffer | undefined>>();
-    for (const gen of [this.writing, this.queued, this.cache]) {
-      if (gen === undefined) continue;
+    for (const gen of this.writes.generations()) {
       for (const [name, table] of gen.states) {
         const kind = this.kinds.get(name)!.kind;
         let o = overlay.get(name);
@@ -264,19 +233,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
    */
   takeChanges(): KeyedStateChanges {
     this.throwFlushError();
-    const out = new KeyedStateChangesBuilder(this.maxParallelism);
-    for (const [name, meta] of this.kinds) {
-      const dirty = meta.dirty;
-      if (dirty === undefined || dirty.size === 0) continue;
-      out.state(name, meta.kind);
-      for (const k of dirty) {
-        const v = this.read(meta, k);
-        if (v === undefined) out.del(k);
-        else out.put(k, detached(meta.kind, v));
-      }
-      dirty.clear();
-    }
-    return out.changes;
+    return dirtyChanges(this.kinds, (meta, k) => this.read(meta, k), this.maxParallelism);
   }
 
   /**
@@ -291,15 +248,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     // LevelDB (cache and generations) and opens an iterator, which pins an implicit LevelDB snapshot
     // synchronously; later writes and batches are invisible to both. Regrouping its result costs a
     // second pass in memory, which a streamed scan by key-group range could avoid (not needed yet).
-    return this.snapshotAsync().then((snap) => {
-      const out = new KeyedStateChangesBuilder(this.maxParallelism);
-      for (const s of snap.states) {
-        if (s.entries.length === 0) continue;
-        out.state(s.name, s.kind);
-        for (const [k, v] of s.entries) out.put(k, v);
-      }
-      return out.changes;
-    });
+    return this.snapshotAsync().then((snap) => snapshotChanges(snap, this.maxParallelism));
   }
 
   /**
@@ -319,8 +268,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
 
   /** Writes every dirty entry to LevelDB; resolves when they are durable in the database. */
   async flush(): Promise<void> {
-    this.startFlush();
-    while (this.pumping !== undefined) await this.pumping;
+    await this.writes.drain();
     this.throwFlushError();
   }
 
@@ -348,17 +296,8 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
 
   /** The value of `key` (by default the current key) in state `meta`, or undefined. */
   read(meta: LevelStateMeta, k: NormalizedKey = this.currentKey): unknown {
-    const name = meta.name;
-    const c = this.cache.states.get(name)?.get(k);
+    const c = this.writes.get(meta.name, k);
     if (c !== undefined) return c === TOMBSTONE ? undefined : c;
-    if (this.queued !== undefined) {
-      const q = this.queued.states.get(name)?.get(k);
-      if (q !== undefined) return q === TOMBSTONE ? undefined : q;
-    }
-    if (this.writing !== undefined) {
-      const w = this.writing.states.get(name)?.get(k);
-      if (w !== undefined) return w === TOMBSTONE ? undefined : w;
-    }
     const raw = this.db.getSync(this.levelKey(meta.prefix, k));
     return raw === undefined ? undefined : this.decode(meta.kind, raw);
   }
@@ -366,15 +305,10 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
   /** Sets (or with `undefined`, deletes) the value of `key` in state `meta`, and marks it changed when tracking. */
   write(meta: LevelStateMeta, key: NormalizedKey, value: unknown): void {
     if (this.closed) throw new EddyError('EDDY_INTERNAL', `operator "${this.operatorName}": the LevelDB state backend is closed`);
-    if (this.flushError !== undefined) this.throwFlushError();
-    const name = meta.name;
-    let table = this.cache.states.get(name);
-    if (table === undefined) this.cache.states.set(name, (table = new Map()));
-    const before = table.size;
-    table.set(key, value === undefined ? TOMBSTONE : value);
+    if (this.writes.error !== undefined) this.throwFlushError();
+    this.writes.set(meta.name, key, value);
     const dirty = meta.dirty;
     if (dirty !== undefined) dirty.add(key);
-    if (table.size !== before && ++this.cache.size > this.cacheSize) this.startFlush();
   }
 
   private levelKey(prefix: Buffer, key = this.currentKey): Buffer {
@@ -406,57 +340,19 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     return packr.pack(kind === 'map' ? [...(v as Map<unknown, unknown>)] : v);
   }
 
-  /** Seals the cache (merging it into the queued generation, if any) and makes sure the write loop runs. */
-  private startFlush(): void {
-    if (this.cache.size === 0 && this.pendingKinds.length === 0) return;
-    const gen = this.cache;
-    this.cache = { states: new Map(), size: 0 };
-    if (this.queued === undefined) this.queued = gen;
-    else
-      for (const [name, table] of gen.states) {
-        const into = this.queued.states.get(name);
-        if (into === undefined) this.queued.states.set(name, table);
-        else for (const [k, v] of table) into.set(k, v);
-      }
-    this.pumping ??= this.pump();
-  }
-
-  /** Writes queued generations one batch at a time (in order), until none is left. */
-  private async pump(): Promise<void> {
-    try {
-      while (this.queued !== undefined || this.pendingKinds.length > 0) {
-        const gen = (this.writing = this.queued ?? { states: new Map(), size: 0 });
-        this.queued = undefined;
-        // Encoded when the batch starts: a value mutated in place after update() is written as it is now.
-        const ops: BatchOp[] = this.pendingKinds.map(([name, kind]) => ({
-          type: 'put',
-          key: Buffer.concat([KIND_PREFIX, Buffer.from(name)]),
-          value: Buffer.from(kind),
-        }));
-        this.pendingKinds = [];
-        for (const [name, table] of gen.states) {
-          const meta = this.kinds.get(name)!;
-          for (const [k, v] of table) {
-            const key = this.levelKey(meta.prefix, k);
-            ops.push(v === TOMBSTONE ? { type: 'del', key } : { type: 'put', key, value: this.encode(meta.kind, v) });
-          }
-        }
-        try {
-          await this.db.batch(ops);
-        } catch (e) {
-          this.flushError ??= e;
-        }
-        this.writing = undefined;
-      }
-    } finally {
-      this.pumping = undefined;
+  /** The batch operations writing the dirty entries `table` of state `name` (keys and values encoded now). */
+  private entryOps(name: string, table: StateCache, ops: BatchOp[]): void {
+    const meta = this.kinds.get(name)!;
+    for (const [k, v] of table) {
+      const key = this.levelKey(meta.prefix, k);
+      ops.push(v === TOMBSTONE ? { type: 'del', key } : { type: 'put', key, value: this.encode(meta.kind, v) });
     }
   }
 
   private throwFlushError(): void {
-    if (this.flushError !== undefined)
+    if (this.writes.error !== undefined)
       throw new EddyError('EDDY_INTERNAL', `operator "${this.operatorName}": writing keyed state to LevelDB failed`, {
-        cause: this.flushError,
+        cause: this.writes.error,
         operator: this.operatorName,
       });
   }
@@ -479,7 +375,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     const entry: LevelStateMeta = { name, kind, handle: undefined, prefix: Buffer.from(name + '\u0000'), dirty: this.tracking ? new Set() : undefined };
     this.kinds.set(name, entry);
     // Persisted with the next batch, so that a reopened database knows the kind.
-    this.pendingKinds.push([name, kind]);
+    this.writes.addKind(name, kind);
     return entry;
   }
 

@@ -1,81 +1,21 @@
 // The public operator test harness: drive one operator instance (or a user function) by hand, without NATS.
 import type { OutputTag } from '../api/output-tag.ts';
-import { isDeepStrictEqual } from 'node:util';
 import { EddyError } from '../errors.ts';
-import type { OperatorContext, OperatorSnapshot, Output, StreamOperator } from '../operators/operator.ts';
+import type { OperatorContext, OperatorSnapshot, StreamOperator } from '../operators/operator.ts';
 import { attributeError } from '../operators/operator-chain.ts';
 import { HeapKeyedStateBackend, type KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
 import { keyGroupOf, keyGroupRange, subtaskForKeyGroup } from '../state/key-group.ts';
 import { ManualClock } from '../time/clock.ts';
 import { MAX_WATERMARK, NO_TIMESTAMP } from '../time/watermark.ts';
 import { FrameCodec } from '../transport/frame-codec.ts';
+import { recordingOutput, type TimestampedValue } from './harness-output.ts';
+import { mergeSnapshots } from './merge-snapshots.ts';
+import { checkHarnessOptions, type OperatorHarnessOptions } from './operator-harness-options.ts';
 
-/**
- * A record an operator emitted: its value and event timestamp (`undefined` when it carries none).
- *
- * @example
- * ```ts
- * const h = ProcessFunctionHarness.forMap((n: number) => n + 1);
- * await h.open();
- * h.processElement(1, 1_000);
- * const [first]: TimestampedValue<number>[] = h.getRecordOutput();
- * expect(first).toEqual({ value: 2, timestamp: 1_000 });
- * ```
- */
-export interface TimestampedValue<T> {
-  value: T;
-  timestamp: number | undefined;
-}
-
-/**
- * Where and how the harnessed operator instance runs.
- *
- * @example
- * ```ts
- * type Click = { user: string };
- * const options: OperatorHarnessOptions<Click> = { keySelector: (c) => c.user, parallelism: 2, subtaskIndex: 1, clock: new ManualClock(1_000) };
- * const h = new OperatorHarness(new ReduceOperator<Click>('Last', (_a, b) => b, (c) => c.user), options);
- * await h.open();
- * expect(h.keyGroups).toEqual({ start: 64, end: 127 });
- * expect(h.currentProcessingTime()).toBe(1_000);
- * ```
- */
-export interface OperatorHarnessOptions<IN> {
-  /**
-   * Makes the harness keyed: the operator gets a heap keyed state backend, and before every record the
-   * harness sets the backend's current key to `keySelector(record)` and checks that the key belongs to
-   * this subtask's key groups (as the runtime's hash partitioning guarantees).
-   */
-  keySelector?: (value: IN) => unknown;
-  /** Parallelism of the (imagined) operator; default 1. */
-  parallelism?: number;
-  /** Which subtask this instance is, in [0, parallelism); default 0. */
-  subtaskIndex?: number;
-  /** Number of key groups; default 128. Must stay the same across snapshot and restore. */
-  maxParallelism?: number;
-  /** Processing time; default `new ManualClock(0)`. Drive it with `setProcessingTime` / `advanceProcessingTime`. */
-  clock?: ManualClock;
-  /** The job name the operator sees; default `'harness'`. */
-  jobName?: string;
-  /** The operator's uid; default its name. */
-  uid?: string;
-  /** Interval of periodic watermark emission in ms of (manual) processing time; default 200. */
-  autoWatermarkIntervalMs?: number;
-  /** Tell the operator the job takes checkpoints (two-phase sinks then hold output until `notifyCheckpointComplete`); default false. */
-  checkpointing?: boolean;
-}
+export type { OperatorHarnessOptions } from './operator-harness-options.ts';
+export type { TimestampedValue } from './harness-output.ts';
 
 type Phase = 'created' | 'open' | 'ended' | 'closed';
-
-const DEFAULT_MAX_PARALLELISM = 128;
-
-function configError(message: string): EddyError {
-  return new EddyError('EDDY_CONFIG', message);
-}
-
-function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw configError(`OperatorHarness: ${name} must be an integer >= ${min}, got ${String(v)}`);
-}
 
 /**
  * Runs one operator instance the way a task does, but driven by hand: feed records and watermarks,
@@ -132,22 +72,7 @@ export class OperatorHarness<IN, OUT> {
     readonly operator: StreamOperator<IN, OUT>,
     options: OperatorHarnessOptions<IN> = {},
   ) {
-    if (operator === null || typeof operator !== 'object' || typeof operator.processElement !== 'function')
-      throw configError('OperatorHarness needs a StreamOperator (an object with setup/initializeState/open/processElement/...)');
-    const parallelism = options.parallelism ?? 1;
-    const subtaskIndex = options.subtaskIndex ?? 0;
-    const maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
-    checkInt('parallelism', parallelism, 1);
-    checkInt('maxParallelism', maxParallelism, 1);
-    checkInt('subtaskIndex', subtaskIndex, 0);
-    if (parallelism > maxParallelism)
-      throw configError(`OperatorHarness: parallelism ${parallelism} exceeds maxParallelism ${maxParallelism}`);
-    if (subtaskIndex >= parallelism)
-      throw configError(`OperatorHarness: subtaskIndex ${subtaskIndex} is outside [0, ${parallelism - 1}] for parallelism ${parallelism}`);
-    if (options.keySelector !== undefined && typeof options.keySelector !== 'function')
-      throw configError(`OperatorHarness: keySelector must be a function (record) => key, got ${typeof options.keySelector}`);
-    if (options.clock !== undefined && !(options.clock instanceof ManualClock))
-      throw configError('OperatorHarness: clock must be a ManualClock (the harness moves time by hand)');
+    const { parallelism, subtaskIndex, maxParallelism } = checkHarnessOptions(operator, options);
 
     this.parallelism = parallelism;
     this.subtaskIndex = subtaskIndex;
@@ -226,39 +151,7 @@ export class OperatorHarness<IN, OUT> {
    * ```
    */
   static mergeSnapshots(snapshots: readonly OperatorSnapshot[]): OperatorSnapshot {
-    const merged: OperatorSnapshot = {};
-    let withOperatorState = 0;
-    for (const s of snapshots) {
-      if (s.operator !== undefined) {
-        // Identical operator state (e.g. broadcast state, the same on every subtask) merges to one copy.
-        if (++withOperatorState > 1 && !isDeepStrictEqual(merged.operator, s.operator))
-          throw new EddyError('EDDY_STATE_MISMATCH', 'OperatorHarness.mergeSnapshots: snapshots hold different operator (non-keyed) state; it cannot be merged');
-        merged.operator = s.operator;
-      }
-      if (s.timers !== undefined) {
-        merged.timers ??= { event: [], processing: [] };
-        merged.timers.event.push(...s.timers.event);
-        merged.timers.processing.push(...s.timers.processing);
-      }
-      const k = s.keyed;
-      if (k === undefined) continue;
-      if (merged.keyed === undefined) {
-        merged.keyed = { version: k.version, maxParallelism: k.maxParallelism, states: [] };
-      } else if (merged.keyed.maxParallelism !== k.maxParallelism) {
-        throw new EddyError(
-          'EDDY_STATE_MISMATCH',
-          `OperatorHarness.mergeSnapshots: snapshots were written with maxParallelism ${merged.keyed.maxParallelism} and ${k.maxParallelism}`,
-        );
-      }
-      for (const st of k.states) {
-        const into = merged.keyed.states.find((x) => x.name === st.name);
-        if (into === undefined) merged.keyed.states.push({ name: st.name, kind: st.kind, entries: st.entries.slice() });
-        else if (into.kind !== st.kind)
-          throw new EddyError('EDDY_STATE_MISMATCH', `OperatorHarness.mergeSnapshots: state "${st.name}" is ${into.kind} state in one snapshot and ${st.kind} state in another`);
-        else into.entries.push(...st.entries);
-      }
-    }
-    return merged;
+    return mergeSnapshots(snapshots);
   }
 
   /** The context the operator was set up with (what a task would hand it). */
@@ -276,7 +169,7 @@ export class OperatorHarness<IN, OUT> {
     // A fresh copy per restore: restoring must never alias (and later mutate) the caller's snapshot.
     const restored = snapshot === undefined ? undefined : (this.codec.decodeValue(this.encodeSnapshot(snapshot)) as OperatorSnapshot);
     this.guard(() => {
-      op.setup(this.context, this.output());
+      op.setup(this.context, recordingOutput(this.records, this.watermarks, this.statuses, this.sides));
       op.initializeState(restored);
     });
     this.phase = 'open';
@@ -426,29 +319,6 @@ export class OperatorHarness<IN, OUT> {
   /** The counters the operator bumped through `ctx.metrics.inc`, as a copy. */
   metrics(): Map<string, number> {
     return new Map(this.counters);
-  }
-
-  private output(): Output<OUT> {
-    const records = this.records;
-    const sides = this.sides;
-    const watermarks = this.watermarks;
-    const statuses = this.statuses;
-    return {
-      collect(value: OUT, timestamp: number): void {
-        records.push({ value, timestamp: timestamp === NO_TIMESTAMP ? undefined : timestamp });
-      },
-      emitWatermark(watermark: number): void {
-        watermarks.push(watermark);
-      },
-      emitWatermarkStatus(idle: boolean): void {
-        statuses.push(idle);
-      },
-      collectSide<X>(tag: OutputTag<X>, value: X, timestamp: number): void {
-        let list = sides.get(tag.id);
-        if (list === undefined) sides.set(tag.id, (list = []));
-        list.push({ value, timestamp: timestamp === NO_TIMESTAMP ? undefined : timestamp });
-      },
-    };
   }
 
   /**

@@ -1,7 +1,8 @@
 // JetStream connector options are checked where the job is built, with EDDY_INVALID_ARGUMENT; subject helpers.
 import { describe, expect, it } from 'vitest';
 import { jetStreamSink } from '../../src/connectors/jetstream-sink.ts';
-import { isSubjectFilter, jetStreamSource, subjectsOverlap } from '../../src/connectors/jetstream-source.ts';
+import { isSubjectFilter, subjectsOverlap } from '../../src/connectors/jetstream-options.ts';
+import { jetStreamSource } from '../../src/connectors/jetstream-source.ts';
 import { expectEddyError } from '../support/eddy-error.ts';
 
 describe('jetStreamSource options', () => {
