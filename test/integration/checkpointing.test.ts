@@ -202,7 +202,8 @@ describe('exactly-once with checkpoints under failures', () => {
     });
 
   it('a killed task actor', async () => {
-    const n = 4000;
+    // Long enough (1.5 s at 8,000/s) that the kill lands while the job runs, even on a loaded machine.
+    const n = 12000;
     armed = false;
     mustThrow = false;
     const job = await start('kill', n, 8000, { parallelism: 2 });
@@ -220,7 +221,7 @@ describe('exactly-once with checkpoints under failures', () => {
   });
 
   it('a forged frame (EDDY_SEQUENCE_GAP)', async () => {
-    const n = 4000;
+    const n = 12000;
     armed = false;
     mustThrow = false;
     const job = await start('gap', n, 8000, { parallelism: 2 });
