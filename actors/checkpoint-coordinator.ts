@@ -74,10 +74,11 @@ export class CheckpointCoordinator {
   private readonly sourceSubtasks: number;
   private finalPending = false;
   private finalCompleted: number | undefined;
+  /** When the newest checkpoint started (intervals count from starts, as in Flink). */
+  private lastStarted = Number.NEGATIVE_INFINITY;
   private stopped = false;
   /** Checkpoints in a row that timed out or were declined (aborts for restarts do not count). */
   private consecutiveFailures = 0;
-  readonly completedIds: number[] = [];
 
   constructor(private readonly o: CheckpointCoordinatorOptions) {
     this.nextId = o.firstCheckpointId;
@@ -123,7 +124,7 @@ export class CheckpointCoordinator {
     for (const v of this.o.plan.vertices)
       if (this.o.attemptOf(v.id) === undefined) throw new EddyError('EDDY_CHECKPOINT_FAILED', `job "${this.o.jobName}" is restarting; try again when it runs`);
     const storage = savepointPath === undefined ? this.o.storage : await this.o.openSavepointStorage(savepointPath);
-    return new Promise((resolve, reject) => this.start1(kind, storage, resolve, reject));
+    return new Promise((resolve, reject) => this.begin(kind, storage, resolve, reject));
   }
 
   private schedule(): void {
@@ -144,23 +145,20 @@ export class CheckpointCoordinator {
     }
     if (!this.allRunning()) return;
     if (this.sourcesEnded.size >= this.sourceSubtasks && !this.finalPending) {
-      this.start1('final', this.o.storage, () => undefined, () => undefined);
+      this.begin('final', this.o.storage, () => undefined, () => undefined);
       return;
     }
     if (this.finalPending || this.pending.size >= options.maxConcurrent) return;
     const now = clock.monotonic();
-    const last = Math.max(...[...this.pending.values()].map((p) => p.started), this.lastStarted);
-    if (now - last < options.intervalMs || now - this.lastEnded < options.minPauseMs) return;
-    this.start1('checkpoint', this.o.storage, () => undefined, () => undefined);
+    if (now - this.lastStarted < options.intervalMs || now - this.lastEnded < options.minPauseMs) return;
+    this.begin('checkpoint', this.o.storage, () => undefined, () => undefined);
   }
-
-  private lastStarted = Number.NEGATIVE_INFINITY;
 
   private allRunning(): boolean {
     return this.o.plan.vertices.every((v) => this.o.attemptOf(v.id) !== undefined);
   }
 
-  private start1(kind: CheckpointKind, storage: CheckpointStorage, resolve: (m: CheckpointMetadata) => void, reject: (e: unknown) => void): void {
+  private begin(kind: CheckpointKind, storage: CheckpointStorage, resolve: (m: CheckpointMetadata) => void, reject: (e: unknown) => void): void {
     const id = this.nextId++;
     const attempts = new Map<number, number>();
     let expected = 0;
@@ -194,7 +192,7 @@ export class CheckpointCoordinator {
       this.sourcesEnded.add(`${m.vertex}/${m.subtask}`);
       // The last source to end starts the final checkpoint at once (bounded jobs end without waiting for a tick).
       if (this.sourcesEnded.size >= this.sourceSubtasks && !this.finalPending && this.finalCompleted === undefined && this.allRunning())
-        this.start1('final', this.o.storage, () => undefined, () => undefined);
+        this.begin('final', this.o.storage, () => undefined, () => undefined);
       return;
     }
     const p = this.pending.get(m.checkpointId);
@@ -242,7 +240,6 @@ export class CheckpointCoordinator {
     }
     p.actor.send({ type: 'COMMITTED' });
     this.consecutiveFailures = 0;
-    if (p.kind !== 'savepoint') this.completedIds.push(p.id);
     this.finish(p, 'completed');
     if (p.kind === 'final') this.finalCompleted = p.id;
     this.publish({ type: 'complete', checkpointId: p.id, kind: p.kind });

@@ -64,7 +64,8 @@ export class JobMaster {
   private readonly regions: Region[];
   private readonly regionOf = new Map<number, Region>();
   private readonly reports = new Map<string, TaskStatusReport>();
-  private readonly allTasks: Task[] = [];
+  /** Every task not known to have stopped: the current attempts, and stopped ones until their result arrives. */
+  private readonly allTasks = new Set<Task>();
   private readonly restarts: RestartInfo[] = [];
   private readonly supervisor: Supervisor;
   private readonly coordinator: CheckpointCoordinator | undefined;
@@ -200,7 +201,7 @@ export class JobMaster {
           restore,
         });
         r.tasks.push(task);
-        this.allTasks.push(task);
+        this.allTasks.add(task);
         void task.result.then((rep) => this.onTaskResult(r, attempt, rep, task));
       }
     }
@@ -257,6 +258,8 @@ export class JobMaster {
     if (this.state !== 'restarting') return;
     const old = regions.flatMap((r) => r.tasks);
     await Promise.all(old.map((t) => t.result));
+    // A long-running job may restart many times: stopped attempts are not kept.
+    for (const t of old) this.allTasks.delete(t);
     let restore = this.o.restore;
     try {
       const cp = this.o.checkpointing;
@@ -339,10 +342,8 @@ export class JobMaster {
   private async whenAllStopped(): Promise<void> {
     const current = new Set(this.regions.flatMap((r) => r.tasks));
     // Local tasks resolve their result even when the status message cannot be delivered.
-    const results = await Promise.all(this.allTasks.map((t) => t.result));
-    this.allTasks.forEach((t, i) => {
-      if (current.has(t)) this.reports.set(`${t.vertexId}/${t.subtask}`, results[i]!);
-    });
+    await Promise.all([...this.allTasks].map((t) => t.result));
+    for (const t of current) this.reports.set(`${t.vertexId}/${t.subtask}`, await t.result);
     this.actor.send({ type: 'TASKS_STOPPED' });
   }
 

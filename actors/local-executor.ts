@@ -20,8 +20,6 @@ import type { StreamGraph } from '../src/graph/stream-graph.ts';
 import { jobDirName, registerJob, unregisterJob } from '../src/api/job-registry.ts';
 import { JobMaster } from './job-master.ts';
 
-const dirName = jobDirName;
-
 interface Storages {
   jobId: string;
   storage: CheckpointStorage | undefined;
@@ -36,7 +34,7 @@ interface Storages {
  * starts empty when none completed (nothing was committed then); a savepoint starts a new job id.
  */
 async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph): Promise<Storages> {
-  const dir = join(cfg.stateDir, 'checkpoints', dirName(jobName));
+  const dir = join(cfg.stateDir, 'checkpoints', jobDirName(jobName));
   let jobId = newJobId();
   let storage: CheckpointStorage | undefined;
   let restore: Storages['restore'];
@@ -185,7 +183,7 @@ export const localExecutor: PipelineExecutor = {
       await unregisterJob(cfg.stateDir, job.jobName, jobId).catch(() => undefined);
       // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default retention).
       if (storages.storage !== undefined && r.status !== 'failed')
-        await rm(join(cfg.stateDir, 'checkpoints', dirName(job.jobName)), { recursive: true, force: true }).catch(() => undefined);
+        await rm(join(cfg.stateDir, 'checkpoints', jobDirName(job.jobName)), { recursive: true, force: true }).catch(() => undefined);
       await server?.stop();
       return r;
     });

@@ -70,3 +70,26 @@ export function toErrorInfo(e: unknown, depth = 0): ErrorInfo {
   }
   return { code: 'EDDY_USER_FUNCTION', message: String(e) };
 }
+
+/**
+ * A short, never-throwing text of a value for error messages: JSON where possible (functions,
+ * symbols and bigints shown by name), else `String(v)`, cut to `max` characters.
+ *
+ * @example
+ * ```ts
+ * previewValue({ a: 1n }); // '{"a":"1n"}'
+ * ```
+ */
+export function previewValue(v: unknown, max = 120): string {
+  let s: string;
+  try {
+    s = String(
+      JSON.stringify(v, (_k, x) =>
+        typeof x === 'function' ? `[Function ${x.name || 'anonymous'}]` : typeof x === 'symbol' ? x.toString() : typeof x === 'bigint' ? `${x}n` : x,
+      ),
+    );
+  } catch {
+    s = String(v);
+  }
+  return s.length > max ? s.slice(0, max - 3) + '...' : s;
+}

@@ -1,7 +1,7 @@
 // A transactional file sink: each committed transaction becomes one complete file, published by an atomic rename.
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EddyError } from '../errors.ts';
+import { EddyError, previewValue } from '../errors.ts';
 import type { Sink, SinkWriter } from '../operators/sink-operator.ts';
 import { twoPhaseCommitWriter, type SinkTransaction } from './two-phase-commit.ts';
 
@@ -22,20 +22,11 @@ export const IN_PROGRESS_SUFFIX = '.part.tmp';
 
 const PREFIX = /^[^/\\\0]+$/;
 
-function describe(v: unknown): string {
-  let s: string | undefined;
-  try {
-    s = JSON.stringify(v);
-  } catch {
-    s = undefined;
-  }
-  return (s ?? String(v)).slice(0, 80);
-}
 
 /** Encodes a record as one line of text (without the newline), or throws `EDDY_UNSERIALIZABLE_RECORD`. */
 function encoderFor(format: FileSinkFormat, operator: string): (value: unknown) => string {
   const fail = (v: unknown, why: string): never => {
-    throw new EddyError('EDDY_UNSERIALIZABLE_RECORD', `${operator}: cannot write ${typeof v} ${describe(v)} as ${format}: ${why}`, { operator });
+    throw new EddyError('EDDY_UNSERIALIZABLE_RECORD', `${operator}: cannot write ${typeof v} ${previewValue(v)} as ${format}: ${why}`, { operator });
   };
   if (format === 'lines')
     return (v) => {
@@ -107,10 +98,10 @@ export function fileSink<T>(options: FileSinkOptions): Sink<T> {
     throw new EddyError('EDDY_INVALID_ARGUMENT', 'fileSink needs { directory: string }');
   const format = options.format ?? 'lines';
   if (format !== 'lines' && format !== 'json-lines')
-    throw new EddyError('EDDY_INVALID_ARGUMENT', `fileSink format must be 'lines' or 'json-lines', got ${describe(format)}`);
+    throw new EddyError('EDDY_INVALID_ARGUMENT', `fileSink format must be 'lines' or 'json-lines', got ${previewValue(format)}`);
   const prefix = options.prefix ?? 'part';
   if (typeof prefix !== 'string' || !PREFIX.test(prefix))
-    throw new EddyError('EDDY_INVALID_ARGUMENT', `fileSink prefix must be a non-empty file name part without '/' or '\\', got ${describe(prefix)}`);
+    throw new EddyError('EDDY_INVALID_ARGUMENT', `fileSink prefix must be a non-empty file name part without '/' or '\\', got ${previewValue(prefix)}`);
   // Resolved here, in the process that built the job, so a relative directory means what the user meant.
   const directory = resolve(options.directory);
   return {

@@ -1,7 +1,7 @@
 // A bounded, replayable source over the lines of a file or of a directory's files (one split per file, byte offsets in checkpoints).
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EddyError } from '../errors.ts';
+import { EddyError, previewValue } from '../errors.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import type { PollResult, Source, SourceOutput, SourceReader } from './source.ts';
@@ -57,15 +57,6 @@ function openSplit(file: string, offset: number, line: number | undefined): Open
   return { file, line, fd: undefined, buf: Buffer.alloc(0), bufStart: offset, pos: 0, scanFrom: 0, eof: false };
 }
 
-function describe(v: unknown): string {
-  let s: string | undefined;
-  try {
-    s = JSON.stringify(v);
-  } catch {
-    s = undefined;
-  }
-  return (s ?? String(v)).slice(0, 120);
-}
 
 /**
  * Reads its splits one after the other, each from its offset to its end. Without restored state
@@ -199,7 +190,7 @@ class FileSourceReader<T> implements SourceReader<T> {
 
   restoreState(splits: unknown[]): void {
     if (!Array.isArray(splits))
-      throw new EddyError('EDDY_STATE_MISMATCH', `${this.name}: restored state must be a list of file splits, got ${describe(splits)}`, { operator: this.name });
+      throw new EddyError('EDDY_STATE_MISMATCH', `${this.name}: restored state must be a list of file splits, got ${previewValue(splits)}`, { operator: this.name });
     const restored: OpenSplit[] = [];
     splits.forEach((raw, i) => {
       const s = raw as Partial<FileSplit> | null;
@@ -214,7 +205,7 @@ class FileSourceReader<T> implements SourceReader<T> {
       if (!ok)
         throw new EddyError(
           'EDDY_STATE_MISMATCH',
-          `${this.name}: restored split #${i} is ${describe(raw)}, not { file, offset } with a byte offset >= 0 (was the state written by another source?)`,
+          `${this.name}: restored split #${i} is ${previewValue(raw)}, not { file, offset } with a byte offset >= 0 (was the state written by another source?)`,
           { operator: this.name },
         );
       restored.push(openSplit(s!.file!, s!.offset!, s!.line));
@@ -248,7 +239,7 @@ export function fileSource<T>(options: FileSourceOptions): Source<T> {
     throw new EddyError('EDDY_INVALID_ARGUMENT', 'fileSource needs { path: string } naming a file or a directory');
   const format = options.format ?? 'lines';
   if (format !== 'lines' && format !== 'json-lines')
-    throw new EddyError('EDDY_INVALID_ARGUMENT', `fileSource format must be 'lines' or 'json-lines', got ${describe(format)}`);
+    throw new EddyError('EDDY_INVALID_ARGUMENT', `fileSource format must be 'lines' or 'json-lines', got ${previewValue(format)}`);
   // Resolved here, in the process that built the job, so a relative path means what the user meant.
   const path = resolve(options.path);
   return {

@@ -1,5 +1,5 @@
 // A parallel source of generated records, deterministic by index, bounded or not, optionally rate-limited, rescalable by splits.
-import { EddyError } from '../errors.ts';
+import { EddyError, previewValue } from '../errors.ts';
 import { runCode, type Attribute, type FusedRun } from '../operators/chain-fusion.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 import type { Clock } from '../time/clock.ts';
@@ -153,13 +153,13 @@ ${runCode(run, 'continue', '      ')}
   }
   restoreState(splits: unknown[]): void {
     if (!Array.isArray(splits))
-      throw new EddyError('EDDY_STATE_MISMATCH', `Generator Source: restored state must be a list of splits, got ${describe(splits)}`);
+      throw new EddyError('EDDY_STATE_MISMATCH', `Generator Source: restored state must be a list of splits, got ${previewValue(splits)}`);
     const restored: GeneratorSplit[] = [];
     splits.forEach((s, i) => {
       if (!isSplit(s))
         throw new EddyError(
           'EDDY_STATE_MISMATCH',
-          `Generator Source: restored split #${i} is ${describe(s)}, not { next, step } with integers next >= 0 and step >= 1 (was the state written by another source?)`,
+          `Generator Source: restored split #${i} is ${previewValue(s)}, not { next, step } with integers next >= 0 and step >= 1 (was the state written by another source?)`,
         );
       if (s.next < this.count) restored.push({ next: s.next, step: s.step });
     });
@@ -170,15 +170,6 @@ ${runCode(run, 'continue', '      ')}
   }
 }
 
-function describe(v: unknown): string {
-  let s: string | undefined;
-  try {
-    s = JSON.stringify(v);
-  } catch {
-    s = undefined;
-  }
-  return (s ?? String(v)).slice(0, 80);
-}
 
 /**
  * Generates `fn(i)` for i in 0..count-1 (`count` may be Infinity for an unbounded stream). Its

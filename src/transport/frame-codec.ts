@@ -1,6 +1,6 @@
 // Frames on a channel (msgpackr): data batches, watermarks, barriers and end of input, each with a sequence number.
 import { Packr, Unpackr } from 'msgpackr';
-import { EddyError } from '../errors.ts';
+import { EddyError, previewValue } from '../errors.ts';
 
 export const FRAME_DATA = 0;
 export const FRAME_WATERMARK = 1;
@@ -109,21 +109,9 @@ function unserializable(records: unknown[], operator: string, cause: unknown): E
   });
   return new EddyError(
     'EDDY_UNSERIALIZABLE_RECORD',
-    `operator "${operator}" emitted a record that cannot be serialized (${(cause as Error).message}): ${preview(bad)}. ` +
+    `operator "${operator}" emitted a record that cannot be serialized (${(cause as Error).message}): ${previewValue(bad)}. ` +
       'Records that cross the network must be plain data (objects, arrays, strings, numbers, bigints, booleans, null, Dates, Maps, Sets, Uint8Arrays); map functions, symbols and class instances with such fields to plain data first.',
     { operator, cause },
   );
 }
 
-function preview(v: unknown): string {
-  try {
-    const s = String(
-      JSON.stringify(v, (_k, x) =>
-        typeof x === 'function' ? `[Function ${x.name || 'anonymous'}]` : typeof x === 'symbol' ? x.toString() : typeof x === 'bigint' ? `${x}n` : x,
-      ),
-    );
-    return s.length > 120 ? s.slice(0, 117) + '...' : s;
-  } catch {
-    return String(v);
-  }
-}
