@@ -64,5 +64,8 @@ export function operatorContext(
     autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
     checkpointing: d.checkpointing !== undefined,
     failTask: (e) => fail(attributeError(e, node.name)),
+    recordFailed: (e) => {
+      throw attributeError(e, node.name);
+    },
   };
 }

@@ -38,6 +38,14 @@ export interface OperatorContext {
   readonly autoWatermarkIntervalMs: number;
   /** Fails the task from outside a record call (a processing-time timer, a periodic watermark). */
   failTask(error: unknown): void;
+  /**
+   * One record could not be processed by this operator (a user function or key selector threw, it
+   * did not decode, an async call timed out). Under the job's or operator's record-failure policy
+   * `fail` this throws the error attributed to the operator; under `deadLetter` it sends `record`
+   * with the error to the dead-letter target, counts it and returns (the record is skipped).
+   * Outside a record call (a timer, a promise callback) wrap it: a throw there must go to `failTask`.
+   */
+  recordFailed(error: unknown, record: unknown): void;
   /** True when the job takes checkpoints: sinks then hold output until the checkpoint that covers it completes. */
   readonly checkpointing: boolean;
 }

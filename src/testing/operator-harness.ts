@@ -97,6 +97,9 @@ export class OperatorHarness<IN, OUT> {
       autoWatermarkIntervalMs: options.autoWatermarkIntervalMs ?? 200,
       checkpointing: options.checkpointing ?? false,
       // Timer and periodic-watermark errors surface from the harness call that moved the clock.
+      recordFailed: (e) => {
+        throw e;
+      },
       failTask: (e) => {
         throw e;
       },

@@ -71,6 +71,9 @@ function operatorContext(subtaskIndex: number, parallelism: number, checkpointin
     keyedState: undefined,
     nats: nc,
     autoWatermarkIntervalMs: 200,
+    recordFailed: (e) => {
+      throw e;
+    },
     failTask: (e) => {
       throw e;
     },

@@ -36,6 +36,9 @@ function context(subtaskIndex = 0, parallelism = 1, checkpointing = false, opera
     keyedState: undefined,
     nats: undefined,
     autoWatermarkIntervalMs: 200,
+    recordFailed: (e) => {
+      throw e;
+    },
     failTask: (e) => {
       throw e;
     },

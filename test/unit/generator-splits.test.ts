@@ -22,6 +22,9 @@ function context(subtaskIndex: number, parallelism: number, clock = new ManualCl
     keyedState: undefined,
     nats: undefined,
     autoWatermarkIntervalMs: 200,
+    recordFailed: (e) => {
+      throw e;
+    },
     failTask: (e) => {
       throw e;
     },
