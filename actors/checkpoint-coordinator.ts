@@ -2,7 +2,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createActor, type Actor } from 'xstate';
 import type { CheckpointingOptions } from '../src/api/fault-tolerance.ts';
-import type { CheckpointKind, CheckpointMetadata, CheckpointStorage, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
+import type { CheckpointKind, CheckpointMetadata, CheckpointStorage, OperatorStateHandle, PruneGuard } from '../src/checkpoint/checkpoint-storage.ts';
 import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
 import type { ExecutionPlan } from '../src/plan/execution-plan.ts';
 import type { Cancelable, Clock } from '../src/time/clock.ts';
@@ -62,6 +62,15 @@ interface Pending {
  * `maxConcurrent` at once and `minPauseMs` after the last one ended. When every source subtask
  * has reached the end of its input, the coordinator triggers the final checkpoint, which carries
  * end of input through the job; its completion lets two-phase sinks commit the last output.
+ *
+ * Invariants (Flink's):
+ * - Only checkpoints (periodic and final) publish `complete`: a savepoint lives in its own
+ *   storage and failover never restores it, so letting sinks commit at a savepoint would make
+ *   the records after the last checkpoint visible twice after a failure. Its transactions stay
+ *   pending and the next completed checkpoint commits them.
+ * - When checkpoint n completes, pending checkpoints older than n are subsumed (aborted, not
+ *   counted as failures); the storage keeps `latest` monotonic for the ones already committing.
+ * - Pruning after n never deletes what a checkpoint still pending (or committing) wrote or refers to.
  */
 export class CheckpointCoordinator {
   private nextId: number;
@@ -121,6 +130,8 @@ export class CheckpointCoordinator {
   /** Triggers a checkpoint now (on demand) and resolves when it completed. */
   async trigger(kind: CheckpointKind, savepointPath?: string): Promise<CheckpointMetadata> {
     if (this.stopped) throw new EddyError('EDDY_CHECKPOINT_FAILED', `job "${this.o.jobName}" is not running`);
+    // A savepoint in the checkpoint storage would become `latest` and be pruned like a checkpoint.
+    if ((kind === 'savepoint') !== (savepointPath !== undefined)) throw new EddyError('EDDY_INTERNAL', `a ${kind} needs ${kind === 'savepoint' ? 'its own directory' : 'no directory'}`);
     for (const v of this.o.plan.vertices)
       if (this.o.attemptOf(v.id) === undefined) throw new EddyError('EDDY_CHECKPOINT_FAILED', `job "${this.o.jobName}" is restarting; try again when it runs`);
     const storage = savepointPath === undefined ? this.o.storage : await this.o.openSavepointStorage(savepointPath);
@@ -230,8 +241,8 @@ export class CheckpointCoordinator {
         meta.operators[node.uid] = { name: node.name, parallelism: v.parallelism, keyed: node.keyed, subtasks };
       }
     try {
+      // The storage keeps `latest` monotonic: an older checkpoint that was already committing when a newer one completed never replaces it.
       await p.storage.commit(meta);
-      if (p.kind !== 'savepoint') await p.storage.prune(this.o.options.retained);
     } catch (e) {
       p.actor.send({ type: 'COMMIT_FAILED' });
       this.finish(p, 'aborted', `writing its metadata failed: ${(e as Error).message}`);
@@ -241,18 +252,46 @@ export class CheckpointCoordinator {
     p.actor.send({ type: 'COMMITTED' });
     this.consecutiveFailures = 0;
     this.finish(p, 'completed');
+    if (p.kind === 'savepoint') {
+      // No `complete`: sinks keep the savepoint's transactions pending (see the class comment).
+      await p.storage.close().catch(() => undefined);
+      p.resolve(meta);
+      return;
+    }
     if (p.kind === 'final') this.finalCompleted = p.id;
+    for (const q of [...this.pending.values()])
+      if (q.id < p.id && q.kind !== 'savepoint') this.abort(q, 'SUBSUMED', `subsumed by ${p.kind} ${p.id}, which completed first`);
+    try {
+      await p.storage.prune(this.o.options.retained, this.pruneGuard());
+    } catch {
+      // Pruning is housekeeping: the checkpoint is complete; the next completion prunes again, and a broken storage fails that commit.
+    }
     this.publish({ type: 'complete', checkpointId: p.id, kind: p.kind });
-    if (p.kind === 'savepoint') await p.storage.close().catch(() => undefined);
     p.resolve(meta);
   }
 
-  private abort(p: Pending, event: 'TIMEOUT' | 'DECLINED' | 'TASK_FAILED', reason: string): void {
+  /** What the checkpoints still pending or committing in the job's storage wrote or refer to (so far): prune keeps it. */
+  private pruneGuard(): PruneGuard {
+    let oldestPending: number | undefined;
+    const referenced = new Set<string>();
+    for (const q of this.pending.values()) {
+      if (q.storage !== this.o.storage) continue;
+      if (oldestPending === undefined || q.id < oldestPending) oldestPending = q.id;
+      for (const handles of q.acks.values())
+        for (const h of Object.values(handles)) {
+          for (const c of h.chain) referenced.add(c);
+          if (h.state !== '') referenced.add(h.state);
+        }
+    }
+    return oldestPending === undefined ? { referenced } : { oldestPending, referenced };
+  }
+
+  private abort(p: Pending, event: 'TIMEOUT' | 'DECLINED' | 'TASK_FAILED' | 'SUBSUMED', reason: string): void {
     if (this.state(p) !== 'pending') return;
     p.actor.send({ type: event });
     p.timeout.cancel();
     this.finish(p, 'aborted', reason);
-    if (event !== 'TASK_FAILED' && ++this.consecutiveFailures > this.o.options.tolerableFailures) {
+    if ((event === 'TIMEOUT' || event === 'DECLINED') && ++this.consecutiveFailures > this.o.options.tolerableFailures) {
       this.consecutiveFailures = 0;
       this.o.onTooManyFailures(
         toErrorInfo(

@@ -17,6 +17,8 @@ import { pipelinedRegions } from './pipelined-regions.ts';
 import { Supervisor } from './supervision/supervisor.ts';
 import type { SupervisorDecision } from './supervision/supervisor.machine.ts';
 import { Task, type NetworkOptions, type TaskStatusReport } from './task.ts';
+import type { RecordFailurePolicy } from '../src/graph/record-failure-policy.ts';
+import { countDeadLetters } from '../src/api/job.ts';
 
 export interface JobMasterOptions {
   jobId: string;
@@ -36,6 +38,10 @@ export interface JobMasterOptions {
   checkpointing: { options: CheckpointingOptions; storage: CheckpointStorage; openSavepointStorage(path: string): Promise<CheckpointStorage>; savepointDir: string } | undefined;
   /** The state the job starts from (a savepoint or the latest checkpoint), checked against the plan already. */
   restore: { storage: CheckpointStorage; meta: CheckpointMetadata } | undefined;
+  /** The job's record-failure policy as configured (operators resolve theirs at deployment). */
+  recordFailures?: RecordFailurePolicy | undefined;
+  /** Test-only hooks (`testHooks` of the config): without them the master does not subscribe to the kill subject. */
+  testHooks?: boolean;
 }
 
 /** A pipelined region: the tasks that exchange data and therefore restart together from one checkpoint. */
@@ -142,13 +148,23 @@ export class JobMaster {
   async run(): Promise<JobResult> {
     const { o } = this;
     this.actor.send({ type: 'DEPLOY' });
-    // Chaos tests kill task actors by name over NATS, as an operator would kill a worker.
-    this.killSub = o.nc.subscribe(subjects.kill(o.jobId), {
-      callback: (_err, msg) => {
-        const [vertexName, subtask] = this.codec.decodeValue(msg.data) as [string, number];
-        for (const r of this.regions) for (const t of r.tasks) if (t.vertexName === vertexName && t.subtask === subtask) t.kill();
-      },
-    });
+    // Chaos tests kill task actors by name over NATS, as an operator would kill a worker. Only a job
+    // that enables test hooks listens: otherwise anyone on the server could kill its tasks. A request
+    // gets the number of running tasks the kill reached, so killTask knows it was heard.
+    if (o.testHooks === true)
+      this.killSub = o.nc.subscribe(subjects.kill(o.jobId), {
+        callback: (_err, msg) => {
+          const [vertexName, subtask] = this.codec.decodeValue(msg.data) as [string, number];
+          let reached = 0;
+          for (const r of this.regions)
+            for (const t of r.tasks)
+              if (t.vertexName === vertexName && t.subtask === subtask && t.state !== 'finished' && t.state !== 'failed' && t.state !== 'canceled') {
+                t.kill();
+                reached++;
+              }
+          if (msg.reply) msg.respond(this.codec.encodeValue(reached));
+        },
+      });
     this.savepointSub = o.nc.subscribe(subjects.savepoint(o.jobId), {
       callback: (_err, msg) => {
         const { directory } = JSON.parse(new TextDecoder().decode(msg.data) || '{}') as { directory?: string };
@@ -197,6 +213,7 @@ export class JobMaster {
           dataJob: `${o.jobId}-${attempt}`,
           runId: this.runId,
           attempt,
+          recordFailures: o.recordFailures,
           checkpointing: o.checkpointing === undefined ? undefined : { options: o.checkpointing.options, storageFor: (id) => this.coordinator!.storageFor(id) },
           restore,
         });
@@ -299,7 +316,8 @@ export class JobMaster {
     const c = this.checkpointStats!;
     if (s.status === 'completed') {
       c.completed++;
-      if (s.kind !== 'savepoint') c.lastCompletedId = s.id;
+      // An older checkpoint that was already committing may complete after a newer one: the id never moves backwards.
+      if (s.kind !== 'savepoint') c.lastCompletedId = Math.max(c.lastCompletedId ?? s.id, s.id);
     } else c.aborted++;
     c.history.push({ ...s });
     if (c.history.length > HISTORY) c.history.shift();
@@ -361,6 +379,7 @@ export class JobMaster {
       status,
       durationMs: Math.round(this.o.clock.monotonic() - this.started),
       metrics,
+      deadLetters: countDeadLetters(metrics),
       restarts: this.restarts.slice(),
     };
     if (this.checkpointStats !== undefined) result.checkpoints = structuredClone(this.checkpointStats);

@@ -151,6 +151,8 @@ export const localExecutor: PipelineExecutor = {
       connectionLossTimeoutMs: cfg.connectionLossTimeoutMs,
       restartPolicy: cfg.restartPolicy,
       supervision: cfg.supervision,
+      recordFailures: cfg.recordFailures,
+      testHooks: cfg.testHooks,
       checkpointing:
         cfg.checkpointing === undefined || storages.storage === undefined
           ? undefined

@@ -7,12 +7,14 @@ export type PendingCheckpointEvent =
   | { type: 'DECLINED' }
   | { type: 'TIMEOUT' }
   | { type: 'TASK_FAILED' }
+  | { type: 'SUBSUMED' }
   | { type: 'COMMIT_FAILED' };
 
 /**
- * `pending -> committing -> completed`; a decline, a timeout or a failed task aborts a pending
- * checkpoint, a failed metadata write aborts a committing one. Completed and aborted are final:
- * an abort never touches a completed checkpoint, and a completed one is never aborted.
+ * `pending -> committing -> completed`; a decline, a timeout, a failed task or a newer completed
+ * checkpoint (SUBSUMED) aborts a pending checkpoint, a failed metadata write aborts a committing
+ * one: a committing checkpoint always finishes its commit. Completed and aborted are final: an
+ * abort never touches a completed checkpoint, and a completed one is never aborted.
  *
  * @example
  * ```ts
@@ -26,7 +28,7 @@ export const pendingCheckpointMachine = setup({ types: { events: {} as PendingCh
   id: 'pendingCheckpoint',
   initial: 'pending',
   states: {
-    pending: { on: { ACKED_ALL: 'committing', DECLINED: 'aborted', TIMEOUT: 'aborted', TASK_FAILED: 'aborted' } },
+    pending: { on: { ACKED_ALL: 'committing', DECLINED: 'aborted', TIMEOUT: 'aborted', TASK_FAILED: 'aborted', SUBSUMED: 'aborted' } },
     committing: { on: { COMMITTED: 'completed', COMMIT_FAILED: 'aborted' } },
     completed: { type: 'final' },
     aborted: { type: 'final' },

@@ -1,6 +1,9 @@
 // How a task wires its chain: the writers of its outgoing edges, the specs of its input channels, each operator's context.
+import { DeadLetterPublisher } from '../src/connectors/dead-letter-publisher.ts';
+import { resolveRecordFailurePolicy } from '../src/graph/record-failure-policy.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
-import { attributeError } from '../src/operators/operator-chain.ts';
+import type { ExecutionPlan } from '../src/plan/execution-plan.ts';
+import { attributeError, createRecordFailureHandler } from '../src/operators/record-failure.ts';
 import type { OperatorContext } from '../src/operators/operator.ts';
 import type { KeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
 import type { InputChannelSpec } from '../src/transport/input-gate.ts';
@@ -13,14 +16,63 @@ import type { TaskDeployment } from './task-protocol.ts';
  * The writer of edge `edgeId` leaving this subtask: one sender per target subtask (one for a
  * pointwise edge), each on the target's input subject of this attempt, at this subtask's channel.
  */
-export function createNetworkWriter(d: TaskDeployment, gate: OutputGate, edgeId: number, operatorName: string): RecordWriter<unknown> {
+export function createNetworkWriter(
+  d: TaskDeployment,
+  gate: OutputGate,
+  edgeId: number,
+  operatorName: string,
+  metrics: Map<string, number>,
+  fail: (e: unknown) => void,
+): RecordWriter<unknown> {
   const out = d.vertex.outputs.find((o) => o.edge.id === edgeId)!;
   const target = d.plan.vertices[out.targetVertex]!;
   const senders: ChannelSender[] = [];
   const ch = out.targetChannelOffset + (out.pointwise ? 0 : d.subtask);
   const targets = out.pointwise ? [d.subtask] : [...Array(target.parallelism).keys()];
   for (const t of targets) senders.push(gate.createSender(subjects.input(d.dataJob, target.id, t), ch, `${edgeId}:${t}`, d.network.credits, operatorName));
-  return new RecordWriter(out.edge.partitioner, senders, d.plan.maxParallelism, operatorName, d.subtask);
+  const targetNode = target.nodes[0]!;
+  // A key selector belongs to the keyed operator it feeds: its failures follow that operator's policy.
+  const keyOperator = `keyBy of "${targetNode.name}"`;
+  const keyFailed = out.edge.partitioner.kind === 'hash' ? recordFailedOf(d, targetNode, keyOperator, fail, () => bump(metrics, `${keyOperator}.deadLetters`)) : undefined;
+  return new RecordWriter(out.edge.partitioner, senders, d.plan.maxParallelism, operatorName, d.subtask, keyFailed);
+}
+
+const bump = (metrics: Map<string, number>, name: string): void => void metrics.set(name, (metrics.get(name) ?? 0) + 1);
+
+/** True when every source of the plan is bounded: such jobs fail on a bad record by default. */
+const boundedPlans = new WeakMap<ExecutionPlan, boolean>();
+function isBounded(plan: ExecutionPlan): boolean {
+  let b = boundedPlans.get(plan);
+  if (b === undefined) {
+    b = plan.vertices.every((v) => v.nodes.every((n) => n.kind !== 'source' || n.source!.bounded));
+    boundedPlans.set(plan, b);
+  }
+  return b;
+}
+
+/** One dead-letter publisher per task (deployment). */
+const publishers = new WeakMap<TaskDeployment, DeadLetterPublisher>();
+
+/** Resolves when the dead letters this task stored in JetStream so far were acknowledged (or failed the task): before a task ends or acks a checkpoint. */
+export function deadLettersSettled(d: TaskDeployment): Promise<unknown> {
+  return publishers.get(d)?.settled() ?? Promise.resolve();
+}
+
+/** The record-failure handler of `node` in this task, named `operator` in errors and dead letters. */
+function recordFailedOf(
+  d: TaskDeployment,
+  node: StreamNode,
+  operator: string,
+  fail: (e: unknown) => void,
+  count?: () => void,
+): (e: unknown, record: unknown, headers?: Record<string, string>) => void {
+  const policy = resolveRecordFailurePolicy(node.recordFailures, d.recordFailures, { name: d.jobName, bounded: isBounded(d.plan) });
+  if (policy.kind === 'fail') return createRecordFailureHandler(operator, policy, () => undefined, () => undefined);
+  let publisher = publishers.get(d);
+  if (publisher === undefined) publishers.set(d, (publisher = new DeadLetterPublisher(d.nc, fail)));
+  const origin = { jobName: d.jobName, jobId: d.jobId, operator, subtask: d.subtask };
+  const pub = publisher;
+  return createRecordFailureHandler(operator, policy, (record, error, headers) => pub.publish(policy, origin, record, error, headers), count ?? (() => undefined));
 }
 
 /** This subtask's input channels, indexed by channel number: who produces each and where its credits go. */
@@ -64,8 +116,6 @@ export function operatorContext(
     autoWatermarkIntervalMs: d.autoWatermarkIntervalMs,
     checkpointing: d.checkpointing !== undefined,
     failTask: (e) => fail(attributeError(e, node.name)),
-    recordFailed: (e) => {
-      throw attributeError(e, node.name);
-    },
+    recordFailed: recordFailedOf(d, node, node.name, fail, () => bump(metrics, prefix + 'deadLetters')),
   };
 }

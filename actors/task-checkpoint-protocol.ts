@@ -9,6 +9,7 @@ import type { RecordWriter } from '../src/transport/record-writer.ts';
 import { subjects } from '../src/transport/subjects.ts';
 import { TaskCheckpointer, type CheckpointedNode } from './task-checkpointer.ts';
 import type { CoordinatorMessage, TaskControlMessage, TaskDeployment } from './task-protocol.ts';
+import { deadLettersSettled } from './task-channels.ts';
 
 /** What the protocol needs from its task. */
 export interface CheckpointHost {
@@ -96,6 +97,10 @@ export class TaskCheckpointProtocol {
     } catch (e) {
       throw attributeError(e, host.name);
     }
+    // Records dead-lettered before the barrier are skipped by the restored job: their dead letters
+    // must be stored before the checkpoint that skips them can complete.
+    const settled = deadLettersSettled(d);
+    written = written.then((handles) => settled.then(() => handles));
     for (const w of host.writers) w.emitBarrier(checkpointId, kind);
     const base = { attempt: d.attempt, vertex: d.vertex.id, subtask: d.subtask, checkpointId };
     written.then(
@@ -107,7 +112,15 @@ export class TaskCheckpointProtocol {
     );
   }
 
+  /**
+   * Checkpoint `checkpointId` completed: operators commit what it covers, in order of completion.
+   * A savepoint's completion is ignored (the coordinator does not send it either): failover
+   * restores the last checkpoint, not the savepoint, so committing the savepoint's transactions
+   * would make the records replayed after a failure visible twice. They stay pending and the
+   * next completed checkpoint commits them.
+   */
   private onComplete(checkpointId: number, kind: CheckpointKind): void {
+    if (kind === 'savepoint') return;
     const { host } = this;
     this.notifying = this.notifying.then(async () => {
       if (host.stopped()) return;

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { CheckpointingOptions } from '../src/api/fault-tolerance.ts';
 import type { CheckpointKind, CheckpointMetadata, CheckpointStorage, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
 import type { ErrorInfo } from '../src/errors.ts';
+import type { RecordFailurePolicy } from '../src/graph/record-failure-policy.ts';
 import type { ExecutionPlan, PlanVertex } from '../src/plan/execution-plan.ts';
 import type { Clock } from '../src/time/clock.ts';
 import type { TaskState } from './task.machine.ts';
@@ -38,6 +39,8 @@ export interface TaskDeployment {
   /** Restart attempt of the task's region (0 first); control messages carry it so stale ones are ignored. */
   attempt: number;
   checkpointing: { options: CheckpointingOptions; storageFor(checkpointId: number): CheckpointStorage } | undefined;
+  /** The job's record-failure policy as configured; each operator resolves its own from it (`resolveRecordFailurePolicy`). */
+  recordFailures?: RecordFailurePolicy | undefined;
   /** The checkpoint or savepoint to start from. */
   restore: { storage: CheckpointStorage; meta: CheckpointMetadata } | undefined;
 }

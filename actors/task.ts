@@ -6,6 +6,7 @@ import type { SourceReader } from '../src/connectors/source.ts';
 import { EddyError, toErrorInfo } from '../src/errors.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
 import { fuseRun } from '../src/operators/chain-fusion.ts';
+import { ChainInputPause } from '../src/operators/input-pause.ts';
 import { attributeError, createOperatorChain, type OperatorChain } from '../src/operators/operator-chain.ts';
 import type { OperatorContext, Output } from '../src/operators/operator.ts';
 import { MAX_WATERMARK } from '../src/time/watermark.ts';
@@ -15,7 +16,7 @@ import { OutputGate } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
 import { subjects } from '../src/transport/subjects.ts';
 import { TaskCheckpointProtocol } from './task-checkpoint-protocol.ts';
-import { createNetworkWriter, inputChannelSpecs, operatorContext } from './task-channels.ts';
+import { createNetworkWriter, deadLettersSettled, inputChannelSpecs, operatorContext } from './task-channels.ts';
 import { TaskKeyedState } from './task-keyed-state.ts';
 import { SourceSignals } from './source-signals.ts';
 import type { TaskDeployment, TaskStatusReport } from './task-protocol.ts';
@@ -36,6 +37,8 @@ export class Task {
   private outputGate!: OutputGate;
   private writers: RecordWriter<unknown>[] = [];
   private inputGate: InputGate | undefined;
+  /** Operators at their own capacity (async I/O) pause the task's input, as missing credit does. */
+  private inputPause!: ChainInputPause;
   private sub: Subscription | undefined;
   private reader: SourceReader<unknown> | undefined;
   private readonly queue: Frame[] = [];
@@ -102,6 +105,7 @@ export class Task {
       });
       await this.keyed.create();
       this.chain = createOperatorChain(d.vertex, (node) => this.contextFor(node), (edge, node) => this.networkOutput(edge.id, node));
+      this.inputPause = new ChainInputPause(this.chain.operators.map((o) => o.operator));
       const restored = await this.keyed.restore();
       for (const { node, operator } of this.chain.operators) {
         try {
@@ -185,7 +189,7 @@ export class Task {
   }
 
   private networkOutput(edgeId: number, node: StreamNode): Output<unknown> {
-    const writer = createNetworkWriter(this.d, this.outputGate, edgeId, node.name);
+    const writer = createNetworkWriter(this.d, this.outputGate, edgeId, node.name, this.metrics, (e) => this.fail(e));
     this.writers.push(writer);
     return writer;
   }
@@ -209,6 +213,10 @@ export class Task {
       let sinceYield = 0;
       while (this.queue.length > 0 && this.failure === undefined && !this.isFinal()) {
         if (this.outputGate.blocked) await this.outputGate.whenWritable();
+        if (this.inputPause.paused) {
+          await this.inputPause.whenResumed();
+          continue; // check failure, credit and the pause again before taking the frame
+        }
         const frame = this.queue.shift()!;
         this.inputGate!.process(frame);
         if (this.inputEnded) {
@@ -241,7 +249,7 @@ export class Task {
     };
     const link = this.chain.sourceLink;
     const run = link === undefined ? undefined : fuseRun(link);
-    if (run !== undefined) reader.fuse?.(run, attributeError, name, (n) => (emitted += n));
+    if (run !== undefined) reader.fuse?.(run, (n) => (emitted += n));
     try {
       for (;;) {
         if (this.failure !== undefined || this.isFinal()) return;
@@ -257,9 +265,15 @@ export class Task {
           await this.signals.wakeUp();
           continue;
         }
+        // A slice takes at most what the chain's pausing operators have room for; with none, wait for room (or a trigger).
+        const budget = this.inputPause.budget();
+        if (budget <= 0) {
+          await Promise.race([this.inputPause.whenResumed(), this.signals.wakeUp()]);
+          continue;
+        }
         let r;
         try {
-          r = reader.poll(out, SOURCE_SLICE);
+          r = reader.poll(out, budget < SOURCE_SLICE ? budget : SOURCE_SLICE);
         } catch (e) {
           throw attributeError(e, name);
         }
@@ -331,6 +345,7 @@ export class Task {
       if (this.failure !== undefined || this.isFinal()) return;
       for (const w of this.writers) w.endOfInput();
       await this.outputGate.whenWritable();
+      await deadLettersSettled(this.d);
       await this.d.nc.flush();
       if (this.failure !== undefined || this.isFinal()) return;
       this.actor.send({ type: 'FINISHED' });

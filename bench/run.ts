@@ -95,7 +95,7 @@ const machine = {
 console.log(`eddy bench: ${args.suites.join(', ')} | node ${machine.node} | ${machine.nproc} x ${machine.cpuModel} | commit ${machine.commit}${machine.dirty ? ' (dirty)' : ''}`);
 
 const server = await startEmbeddedNatsServer({ storeDir: join(tmp, 'nats') });
-console.log(`private nats-server pid ${server.pid} at ${server.url}`);
+console.log(`private nats-server pid ${server.pid} at ${server.address}`);
 const t0 = performance.now();
 let exitCode = 0;
 try {

@@ -24,6 +24,8 @@ import {
   type ProcessContext,
   type RuntimeContext,
   type ValueState,
+  natsConnectionOptions,
+  redactNatsUrl,
 } from 'eddy';
 
 /** What sensors publish to `sensors.<id>`. */
@@ -271,7 +273,7 @@ export async function runSensorAlertsDemo(options: DemoOptions = {}): Promise<{ 
   const alerts: Alert[] = [];
   let nc: NatsConnection | undefined;
   try {
-    nc = await connect({ servers: client.natsUrl, name: 'sensor-alerts-demo' });
+    nc = await connect({ ...natsConnectionOptions(client.natsUrl), name: 'sensor-alerts-demo' });
     nc.subscribe(`${prefix}.>`, {
       callback: (err, msg) => {
         if (err) return;
@@ -283,7 +285,7 @@ export async function runSensorAlertsDemo(options: DemoOptions = {}): Promise<{ 
     await nc.flush();
     const forever = options.durationMs === Infinity;
     log(
-      `job ${client.jobId} runs on ${client.natsUrl}; publishing ${options.ratePerSecond ?? 6} readings/s to ${subjectPrefix}.<sensor> ` +
+      `job ${client.jobId} runs on ${redactNatsUrl(client.natsUrl)}; publishing ${options.ratePerSecond ?? 6} readings/s to ${subjectPrefix}.<sensor> ` +
         (forever ? 'until Ctrl-C' : `for ${((options.durationMs ?? 10_000) / 1000).toFixed(1)} s`),
     );
     const published = await publishReadings(nc, options);

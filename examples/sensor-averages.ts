@@ -24,6 +24,8 @@ import {
   type JobResult,
   type ProcessWindowContext,
   type TimeWindow,
+  natsConnectionOptions,
+  redactNatsUrl,
 } from 'eddy';
 import { INVALID_READINGS, mulberry32, sensorSimulator, ValidateReadings, type InvalidReading, type Reading } from './sensor-alerts.ts';
 
@@ -188,7 +190,7 @@ export async function runSensorAveragesDemo(options: AveragesDemoOptions = {}): 
   const late: Reading[] = [];
   let nc: NatsConnection | undefined;
   try {
-    nc = await connect({ servers: client.natsUrl, name: 'sensor-averages-demo' });
+    nc = await connect({ ...natsConnectionOptions(client.natsUrl), name: 'sensor-averages-demo' });
     nc.subscribe(`${o.averageSubjectPrefix}.>`, {
       callback: (err, msg) => {
         if (err) return;
@@ -208,7 +210,7 @@ export async function runSensorAveragesDemo(options: AveragesDemoOptions = {}): 
     await nc.flush();
     const forever = options.durationMs === Infinity;
     log(
-      `job ${client.jobId} runs on ${client.natsUrl}; ${o.windowMs / 1000}s windows; publishing ${options.ratePerSecond ?? 20} readings/s to ${subjectPrefix}.<sensor> ` +
+      `job ${client.jobId} runs on ${redactNatsUrl(client.natsUrl)}; ${o.windowMs / 1000}s windows; publishing ${options.ratePerSecond ?? 20} readings/s to ${subjectPrefix}.<sensor> ` +
         (forever ? 'until Ctrl-C' : `for ${((options.durationMs ?? 15_000) / 1000).toFixed(1)} s`),
     );
     const published = await publishSensorReadings(nc, options);

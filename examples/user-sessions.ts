@@ -25,6 +25,8 @@ import {
   type ProcessContext,
   type ProcessWindowContext,
   type TimeWindow,
+  natsConnectionOptions,
+  redactNatsUrl,
 } from 'eddy';
 import { mulberry32 } from './sensor-alerts.ts';
 
@@ -164,7 +166,7 @@ export async function runUserSessionsDemo(options: SessionsDemoOptions = {}): Pr
   const sessions: Session[] = [];
   let nc: NatsConnection | undefined;
   try {
-    nc = await connect({ servers: client.natsUrl, name: 'user-sessions-demo' });
+    nc = await connect({ ...natsConnectionOptions(client.natsUrl), name: 'user-sessions-demo' });
     nc.subscribe(`${o.sessionSubjectPrefix}.>`, {
       callback: (err, msg) => {
         if (err) return;
@@ -175,7 +177,7 @@ export async function runUserSessionsDemo(options: SessionsDemoOptions = {}): Pr
     });
     await nc.flush();
     const duration = options.durationMs ?? 20_000;
-    log(`job ${client.jobId} runs on ${client.natsUrl}; sessions end after ${o.gapMs} ms without clicks; ` + (duration === Infinity ? 'until Ctrl-C' : `publishing for ${(duration / 1000).toFixed(1)} s`));
+    log(`job ${client.jobId} runs on ${redactNatsUrl(client.natsUrl)}; sessions end after ${o.gapMs} ms without clicks; ` + (duration === Infinity ? 'until Ctrl-C' : `publishing for ${(duration / 1000).toFixed(1)} s`));
     const next = clickSimulator(options.seed ?? 7, options.users ?? ['ann', 'bob', 'cy', 'dee'], o.gapMs);
     const start = Date.now();
     let published = 0;

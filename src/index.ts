@@ -3,10 +3,13 @@ export { StreamEnvironment, JobFailedError } from './api/stream-environment.ts';
 export type { JobExecution } from './api/stream-environment.ts';
 export type { StreamEnvironmentConfig } from './api/config.ts';
 export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.ts';
+export { AsyncDataStream, DEFAULT_ASYNC_CAPACITY } from './api/async-data-stream.ts';
+export type { AsyncWaitOptions } from './api/async-data-stream.ts';
 export { ConnectedStreams, KeyedConnectedStreams } from './api/connected-streams.ts';
 export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.ts';
 export { IntervalJoin, IntervalJoined } from './api/interval-join.ts';
 export type { JobResult, JobClient, JobStatus, JobStatusInfo, RestartInfo, CheckpointSummary } from './api/job.ts';
+export type { RecordFailurePolicy } from './graph/record-failure-policy.ts';
 export type {
   CheckpointingConfig,
   CheckpointingOptions,
@@ -40,6 +43,7 @@ export type {
   MapFunction,
   FilterFunction,
   FlatMapFunction,
+  AsyncFunction,
   KeySelector,
   ProcessContext,
   KeyedProcessContext,
@@ -80,6 +84,8 @@ export { natsSource } from './connectors/nats-source.ts';
 export type { NatsSourceOptions } from './connectors/nats-source.ts';
 export { natsSink } from './connectors/nats-sink.ts';
 export type { NatsSinkOptions } from './connectors/nats-sink.ts';
+export { natsConnectionOptions, redactNatsUrl } from './transport/nats-url.ts';
+export type { NatsUrlOptions } from './transport/nats-url.ts';
 export { printSink } from './connectors/print-sink.ts';
 export { jetStreamSource } from './connectors/jetstream-source.ts';
 export type { JetStreamSourceOptions, JetStreamFormat, JetStreamSplitState } from './connectors/jetstream-source.ts';
@@ -90,7 +96,7 @@ export type { FileSourceOptions, FileSourceFormat, FileSplit } from './connector
 export { fileSink } from './connectors/file-sink.ts';
 export type { FileSinkOptions, FileSinkFormat } from './connectors/file-sink.ts';
 export { twoPhaseCommitWriter } from './connectors/two-phase-commit.ts';
-export type { SinkTransaction, TwoPhaseCommitOptions } from './connectors/two-phase-commit.ts';
+export type { CommitRetryOptions, SinkTransaction, TwoPhaseCommitOptions } from './connectors/two-phase-commit.ts';
 export type { GeneratorSplit } from './connectors/generator-source.ts';
 export type { Source, SourceReader, SourceOutput, PollResult } from './connectors/source.ts';
 export type { Sink, SinkWriter, SinkContext } from './operators/sink-operator.ts';

@@ -1,6 +1,8 @@
 // Job configuration: what StreamEnvironment.create accepts, its defaults, and its validation (EDDY_CONFIG).
 import { EddyError } from '../errors.ts';
+import { validateRecordFailurePolicy, type RecordFailurePolicy } from '../graph/record-failure-policy.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
+import { redactNatsUrl } from '../transport/nats-url.ts';
 import {
   resolveCheckpointing,
   resolveSupervision,
@@ -21,7 +23,11 @@ export interface StreamEnvironmentConfig {
   parallelism?: number;
   /** Number of key groups: the upper bound of any parallelism, fixed for the life of keyed state (default 128). */
   maxParallelism?: number;
-  /** URL of an existing NATS server (default: `NATS_URL`; unset: eddy starts a private nats-server). */
+  /**
+   * URL of an existing NATS server (default: `NATS_URL`; unset: eddy starts a private nats-server
+   * that admits only this process, with a password made for the run). Credentials go into the URL:
+   * `nats://user:pass@host:port` or `nats://token@host:port`.
+   */
   nats?: string;
   /** Where eddy keeps state and the embedded server's store (default: `EDDY_STATE_DIR` or `.eddy`). */
   stateDir?: string;
@@ -53,6 +59,18 @@ export interface StreamEnvironmentConfig {
   restore?: RestoreConfig;
   /** Restore even when the savepoint holds state of an operator the job no longer has (it is dropped). Default false. */
   allowNonRestoredState?: boolean;
+  /**
+   * What operators do with a record they cannot process (a user function or key selector throws, a
+   * message does not decode): `'fail'` (default for bounded jobs) or dead letters (default for jobs
+   * with an unbounded source: `eddy.dlq.<job>`). Operators override it with `onRecordFailure`.
+   */
+  recordFailures?: RecordFailurePolicy;
+  /**
+   * Enables test-only control hooks: the job master then kills task actors on request over NATS
+   * (`killTask` of `eddy/testing`, for chaos tests). Default false: the job does not even subscribe
+   * to that subject, so nothing on the NATS server can kill its tasks.
+   */
+  testHooks?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -71,9 +89,12 @@ export interface ResolvedConfig {
   supervision: SupervisionOptions;
   restore: RestoreConfig | undefined;
   allowNonRestoredState: boolean;
+  /** The job's policy as given (resolved per operator at deployment, where boundedness is known). */
+  recordFailures: RecordFailurePolicy | undefined;
+  testHooks: boolean;
 }
 
-const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState']);
+const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState', 'recordFailures', 'testHooks']);
 
 function configError(msg: string): EddyError {
   return new EddyError('EDDY_CONFIG', msg);
@@ -110,7 +131,7 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   if (maxParallelism < parallelism) throw configError(`maxParallelism (${maxParallelism}) must be at least parallelism (${parallelism})`);
   const natsRaw = c.nats ?? (process.env['NATS_URL'] || undefined);
   if (natsRaw !== undefined && (typeof natsRaw !== 'string' || !/^(nats|tls|ws|wss):\/\/|^[^:/]+:\d+$/.test(natsRaw)))
-    throw configError(`nats must be a URL such as nats://127.0.0.1:4222, got ${JSON.stringify(natsRaw)}`);
+    throw configError(`nats must be a URL such as nats://127.0.0.1:4222, got ${JSON.stringify(typeof natsRaw === 'string' ? redactNatsUrl(natsRaw) : natsRaw)}`);
   const stateDir = c.stateDir ?? (process.env['EDDY_STATE_DIR'] || '.eddy');
   if (typeof stateDir !== 'string' || stateDir.length === 0) throw configError(`stateDir must be a non-empty path, got ${JSON.stringify(stateDir)}`);
   const n = c.network ?? {};
@@ -144,6 +165,9 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   }
   const allowNonRestoredState = c.allowNonRestoredState ?? process.env['EDDY_ALLOW_NON_RESTORED_STATE'] === '1';
   if (typeof allowNonRestoredState !== 'boolean') throw configError('allowNonRestoredState must be true or false');
+  const recordFailures = c.recordFailures === undefined ? undefined : validateRecordFailurePolicy(c.recordFailures, 'recordFailures');
+  const testHooks = c.testHooks ?? false;
+  if (typeof testHooks !== 'boolean') throw configError(`testHooks must be true or false, got ${JSON.stringify(testHooks)}`);
   return {
     parallelism,
     maxParallelism,
@@ -160,5 +184,7 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
     supervision,
     restore,
     allowNonRestoredState,
+    recordFailures,
+    testHooks,
   };
 }

@@ -2,6 +2,7 @@
 import { collectSink } from '../connectors/collect-sink.ts';
 import { printSink } from '../connectors/print-sink.ts';
 import { EddyError } from '../errors.ts';
+import { validateRecordFailurePolicy, type RecordFailurePolicy } from '../graph/record-failure-policy.ts';
 import type { OneInputTransformation, Partitioner, Transformation } from '../graph/transformation.ts';
 import { FilterOperator } from '../operators/filter-operator.ts';
 import { FlatMapOperator } from '../operators/flat-map-operator.ts';
@@ -13,10 +14,11 @@ import type { Sink } from '../operators/sink-operator.ts';
 import type { MapStateDescriptor, ReduceFunction } from '../state/descriptors.ts';
 import { TimestampsAndWatermarksOperator } from '../operators/timestamps-and-watermarks-operator.ts';
 import { WatermarkStrategy } from '../time/watermark-strategy.ts';
+import { asyncWait, type AsyncWaitOptions } from './async-data-stream.ts';
 import { BroadcastConnectedStream, BroadcastStream, KeyedBroadcastConnectedStream } from './broadcast-stream.ts';
 import { cloneFunction } from './clone-function.ts';
 import { ConnectedStreams, KeyedConnectedStreams } from './connected-streams.ts';
-import type { FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from './functions.ts';
+import type { AsyncFunction, FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from './functions.ts';
 import { IntervalJoin } from './interval-join.ts';
 import type { OutputTag } from './output-tag.ts';
 import { JoinedStreams } from './joined-streams.ts';
@@ -93,6 +95,19 @@ export class DataStream<T> {
   flatMap<U>(fn: FlatMapFunction<T, U>): DataStream<U> {
     checkFunction(fn, 'flatMap', 'flatMap');
     return this.oneInput('Flat Map', () => new FlatMapOperator<T, U>('Flat Map', cloneFunction(fn)));
+  }
+
+  /**
+   * Async I/O with results in input order: `AsyncDataStream.orderedWait(this, fn, options)`. For
+   * functions that return a Promise (lookups in databases and services).
+   *
+   * @example
+   * ```ts
+   * const named = ids.asyncMap((id) => users.get(id), { timeoutMs: 2_000, capacity: 20 });
+   * ```
+   */
+  asyncMap<U>(fn: AsyncFunction<T, U>, options?: AsyncWaitOptions): DataStream<U> {
+    return asyncWait('asyncMap', this, fn, options, 'ordered');
   }
 
   /** The general operator: any outputs, side outputs via `ctx.output(tag, v)`. */
@@ -245,6 +260,23 @@ export class DataStream<T> {
     return this;
   }
 
+  /**
+   * What this operator does with a record it cannot process (its function or key selector throws,
+   * a source's message does not decode): `'fail'` the task, or dead-letter the record and go on.
+   * Overrides the job's `recordFailures` option. See {@link RecordFailurePolicy}.
+   *
+   * @example
+   * ```ts
+   * env.fromNats<Reading>({ subject: 'sensors.*' })
+   *   .map((r) => ({ ...r, celsius: (r.fahrenheit - 32) / 1.8 }))
+   *   .onRecordFailure({ deadLetter: { subject: 'sensors.dlq' } });
+   * ```
+   */
+  onRecordFailure(policy: RecordFailurePolicy): this {
+    this.physical('onRecordFailure').recordFailures = validateRecordFailurePolicy(policy, `onRecordFailure of "${this.transformation.name}"`);
+    return this;
+  }
+
   /** Writes the stream to a sink. */
   sinkTo(sink: Sink<T>): DataStreamSink {
     if (sink === null || typeof sink !== 'object' || typeof sink.createWriter !== 'function')
@@ -294,6 +326,11 @@ export class DataStreamSink {
   }
   name(name: string): this {
     this.transformation.name = name;
+    return this;
+  }
+  /** What the sink does with a record it cannot write (e.g. its subject function throws): see `DataStream.onRecordFailure`. */
+  onRecordFailure(policy: RecordFailurePolicy): this {
+    this.transformation.recordFailures = validateRecordFailurePolicy(policy, `onRecordFailure of "${this.transformation.name}"`);
     return this;
   }
 }

@@ -28,6 +28,24 @@ export type FilterFunction<T> = ((value: T) => boolean) | (RichFunction & { filt
 export type FlatMapFunction<T, U> =
   | ((value: T) => Iterable<U>)
   | (RichFunction & { flatMap(value: T, out: Collector<U>): void });
+/**
+ * The function of async I/O (`AsyncDataStream.orderedWait/unorderedWait`, `stream.asyncMap`): one
+ * result per record, as a Promise. The object form may add `timeout(value)`, the result used when
+ * the call does not settle within `timeoutMs` (Flink's `AsyncFunction.timeout`); without it a
+ * timed-out record is a record failure (`EDDY_ASYNC_TIMEOUT`). The function must not change its
+ * input: records in flight are part of the checkpoint.
+ *
+ * @example
+ * ```ts
+ * const lookup: AsyncFunction<string, User> = {
+ *   asyncInvoke: (id) => db.get(id),
+ *   timeout: (id) => ({ id, name: 'unknown' }),
+ * };
+ * ```
+ */
+export type AsyncFunction<T, U> =
+  | ((value: T) => Promise<U>)
+  | (RichFunction & { asyncInvoke(value: T): Promise<U>; timeout?(value: T): U | Promise<U> });
 export type KeySelector<T, K> = (value: T) => K;
 
 /** Time as a process function sees it, and (on keyed streams) timers for the current key. */

@@ -1,5 +1,5 @@
 // Running jobs on this machine: `<stateDir>/running/<job>.json` tells `eddy savepoint` where a job's NATS and id are.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EddyError } from '../errors.ts';
 
@@ -7,6 +7,10 @@ import { EddyError } from '../errors.ts';
 export interface JobRegistration {
   jobId: string;
   jobName: string;
+  /**
+   * The NATS URL the job connected with, credentials included (the embedded server's per-run
+   * password, or what the user put into the URL): a secret, which is why the file is private.
+   */
   natsUrl: string;
   pid: number;
 }
@@ -16,13 +20,31 @@ export function jobDirName(jobName: string): string {
   return jobName.replace(/[^A-Za-z0-9_-]+/g, '_') || 'job';
 }
 
-const fileOf = (stateDir: string, jobName: string): string => join(stateDir, 'running', `${jobDirName(jobName)}.json`);
+const dirOf = (stateDir: string): string => join(stateDir, 'running');
+const fileOf = (stateDir: string, jobName: string): string => join(dirOf(stateDir), `${jobDirName(jobName)}.json`);
 
+/**
+ * Records a running job. The registration holds the NATS credential, so the `running` directory is
+ * made private (0700) and the file is created with mode 0600 under a temporary name, then renamed
+ * into place: it is never readable by others, not even for a moment, and a reader never sees half of it.
+ *
+ * @example
+ * ```ts
+ * await registerJob('.eddy', { jobId, jobName: 'wordcount', natsUrl, pid: process.pid });
+ * ```
+ */
 export async function registerJob(stateDir: string, r: JobRegistration): Promise<void> {
-  await mkdir(join(stateDir, 'running'), { recursive: true });
-  await writeFile(fileOf(stateDir, r.jobName), JSON.stringify(r));
+  const dir = dirOf(stateDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode does not apply to a directory an older eddy created.
+  await chmod(dir, 0o700);
+  const tmp = `${fileOf(stateDir, r.jobName)}.${process.pid}.tmp`;
+  await rm(tmp, { force: true });
+  await writeFile(tmp, JSON.stringify(r), { mode: 0o600, flag: 'wx' });
+  await rename(tmp, fileOf(stateDir, r.jobName));
 }
 
+/** Removes the registration of `jobName` if it still names job `jobId` (a newer run of the name keeps its own). */
 export async function unregisterJob(stateDir: string, jobName: string, jobId: string): Promise<void> {
   const current = await findJob(stateDir, jobName).catch(() => undefined);
   if (current?.jobId === jobId) await rm(fileOf(stateDir, jobName), { force: true });

@@ -38,6 +38,8 @@ export interface JobResult {
   durationMs: number;
   /** Counters: `recordsIn` per task summed, and operator counters as `<operator>.<name>`. */
   metrics: Record<string, number>;
+  /** Records the operators' record-failure policies dead-lettered (per operator: `metrics['<operator>.deadLetters']`). */
+  deadLetters: number;
   error?: ErrorInfo;
   /** Every supervised restart, with its cause (empty when none happened). */
   restarts: RestartInfo[];
@@ -49,7 +51,11 @@ export interface JobResult {
 export interface JobClient {
   readonly jobId: string;
   readonly jobName: string;
-  /** The NATS server the job runs on (the embedded one by default): publish to its sources here. */
+  /**
+   * The NATS server the job runs on (the embedded one by default): publish to its sources here. It
+   * carries the server's credentials (the embedded server's per-run password), so it is a secret:
+   * connect with `connect(natsConnectionOptions(natsUrl))` and print `redactNatsUrl(natsUrl)`.
+   */
   readonly natsUrl: string;
   readonly result: Promise<JobResult>;
   /** Cancels the job and resolves with its result (status 'canceled' unless it had already ended). */
@@ -63,4 +69,11 @@ export interface JobClient {
   savepoint(directory?: string): Promise<string>;
   /** Triggers a checkpoint now; resolves with its id once completed. */
   triggerCheckpoint(): Promise<number>;
+}
+
+/** The dead letters among a job's counters (`<operator>.deadLetters`), summed. */
+export function countDeadLetters(metrics: Record<string, number>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(metrics)) if (k.endsWith('.deadLetters')) n += v;
+  return n;
 }

@@ -1,4 +1,5 @@
 // StreamEnvironment: where a job starts (sources) and is run (execute, executeAsync).
+import { validateRecordFailurePolicy } from '../graph/record-failure-policy.ts';
 import { collectionSource } from '../connectors/collection-source.ts';
 import { generatorSource, type GeneratorOptions } from '../connectors/generator-source.ts';
 import { natsSource, type NatsSourceOptions } from '../connectors/nats-source.ts';
@@ -91,6 +92,7 @@ export class StreamEnvironment implements StreamContext {
       uid: undefined,
       parallelism: undefined,
       source: source as Source<unknown>,
+      ...(source.recordFailures === undefined ? {} : { recordFailures: validateRecordFailurePolicy(source.recordFailures, `source "${source.name}"`) }),
     });
   }
 

@@ -40,12 +40,27 @@ export interface CheckpointMetadata {
 }
 
 /**
+ * What checkpoints that may still complete need, as the coordinator knows it when it prunes.
+ * With `maxConcurrent > 1` a checkpoint older than the latest completed one can still be pending
+ * or committing its metadata.
+ */
+export interface PruneGuard {
+  /** The oldest checkpoint still pending: nothing written by it or by a newer one is deleted. */
+  oldestPending?: number;
+  /** Chunks and blobs the pending checkpoints' acks so far refer to: never deleted. */
+  referenced?: ReadonlySet<string>;
+}
+
+/**
  * Storage of checkpoints. Tasks write chunks and blobs while a checkpoint is pending; the
  * coordinator commits the metadata once every task acknowledged. Invariants every implementation
  * keeps (the shared suite checks them):
  * - `commit` is atomic: after a crash either the new checkpoint is the latest, or the old one still is.
- * - `prune(k)` keeps the last k completed checkpoints and everything they reference, and never
- *   deletes chunks of a checkpoint newer than the latest completed one (it may still complete).
+ * - `latest` never moves backwards: committing a checkpoint older than the latest (one that was
+ *   still committing when a newer one completed) records it but leaves `latest` alone.
+ * - `prune(k, guard)` keeps the last k completed checkpoints, always the latest one, and
+ *   everything they reference; it never deletes chunks of a checkpoint newer than the latest
+ *   completed one (it may still complete) nor what `guard` protects.
  * - Nothing a pending or failed checkpoint writes can damage a completed one.
  */
 export interface CheckpointStorage {
@@ -57,17 +72,26 @@ export interface CheckpointStorage {
   readChunk(id: string, start: number, end: number): AsyncIterable<[number, Uint8Array]>;
   writeBlob(id: string, checkpointId: number, bytes: Uint8Array): Promise<void>;
   readBlob(id: string): Promise<Uint8Array>;
-  /** Makes `meta` a completed checkpoint and the latest one, atomically. */
+  /** Makes `meta` a completed checkpoint, and the latest one unless a newer one already is, atomically. */
   commit(meta: CheckpointMetadata): Promise<void>;
   latest(): Promise<CheckpointMetadata | undefined>;
   /** Ids of completed checkpoints that are still retained, ascending. */
   completed(): Promise<number[]>;
   get(id: number): Promise<CheckpointMetadata | undefined>;
-  /** Keeps the last `retain` completed checkpoints; deletes unreferenced chunks and blobs at or below the latest id. */
-  prune(retain: number): Promise<void>;
+  /**
+   * Keeps the last `retain` completed checkpoints (and the latest); deletes unreferenced chunks and
+   * blobs at or below the latest id, except what `guard` protects.
+   */
+  prune(retain: number, guard?: PruneGuard): Promise<void>;
   /** Bytes written by chunks and blobs of checkpoint `id` (for metrics). */
   bytesOf(id: number): number;
   close(): Promise<void>;
+}
+
+/** True when `guard` protects chunk or blob `id`, written by checkpoint `writtenBy`. */
+export function isGuarded(guard: PruneGuard | undefined, id: string, writtenBy: number): boolean {
+  if (guard === undefined) return false;
+  return (guard.oldestPending !== undefined && writtenBy >= guard.oldestPending) || guard.referenced?.has(id) === true;
 }
 
 /** Every chunk and blob a checkpoint refers to. */

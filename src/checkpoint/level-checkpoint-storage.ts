@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { Packr } from 'msgpackr';
 import { EddyError } from '../errors.ts';
-import { referencedIds, type CheckpointMetadata, type CheckpointStorage } from './checkpoint-storage.ts';
+import { isGuarded, referencedIds, type CheckpointMetadata, type CheckpointStorage, type PruneGuard } from './checkpoint-storage.ts';
 
 const packr = new Packr({ moreTypes: true });
 const pad = (n: number, w: number): string => String(n).padStart(w, '0');
@@ -25,6 +25,8 @@ const metaKey = (id: number): string => `m!${pad(id, 12)}`;
  */
 export class LevelCheckpointStorage implements CheckpointStorage {
   private readonly bytes = new Map<number, number>();
+  /** Commits and prunes run one at a time: each reads `latest` and the index, then writes based on what it read. */
+  private ops: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly db: Level<string, Uint8Array>,
@@ -76,14 +78,30 @@ export class LevelCheckpointStorage implements CheckpointStorage {
     return v;
   }
 
-  async commit(meta: CheckpointMetadata): Promise<void> {
-    // One batch: metadata and the latest pointer become visible together or not at all.
-    await this.db.batch().put(metaKey(meta.id), packr.pack(meta)).put('latest', packr.pack(meta.id)).write();
+  private serial<R>(fn: () => Promise<R>): Promise<R> {
+    const r = this.ops.then(fn);
+    this.ops = r.catch(() => undefined);
+    return r;
+  }
+
+  private async latestId(): Promise<number | undefined> {
+    const v = await this.db.get('latest');
+    return v === undefined ? undefined : (packr.unpack(v) as number);
+  }
+
+  commit(meta: CheckpointMetadata): Promise<void> {
+    return this.serial(async () => {
+      const latest = await this.latestId();
+      // One batch: metadata and the latest pointer become visible together or not at all; an older checkpoint leaves the pointer.
+      const batch = this.db.batch().put(metaKey(meta.id), packr.pack(meta));
+      if (latest === undefined || meta.id > latest) batch.put('latest', packr.pack(meta.id));
+      await batch.write();
+    });
   }
 
   async latest(): Promise<CheckpointMetadata | undefined> {
-    const v = await this.db.get('latest');
-    return v === undefined ? undefined : this.get(packr.unpack(v) as number);
+    const id = await this.latestId();
+    return id === undefined ? undefined : this.get(id);
   }
 
   async completed(): Promise<number[]> {
@@ -97,24 +115,29 @@ export class LevelCheckpointStorage implements CheckpointStorage {
     return v === undefined ? undefined : (packr.unpack(v) as CheckpointMetadata);
   }
 
-  async prune(retain: number): Promise<void> {
-    const ids = await this.completed();
-    if (ids.length === 0) return;
-    const latest = ids[ids.length - 1]!;
-    const keep = ids.slice(Math.max(0, ids.length - retain));
-    const referenced = new Set<string>();
-    for (const id of keep) for (const r of referencedIds((await this.get(id))!)) referenced.add(r);
-    const batch = this.db.batch();
-    for (const id of ids) if (!keep.includes(id)) batch.del(metaKey(id));
-    const drop: string[] = [];
-    for await (const [key, value] of this.db.iterator({ gte: 'c!', lt: 'c"' })) {
-      const id = key.slice(2);
-      if (!referenced.has(id) && (packr.unpack(value) as number) <= latest) drop.push(id);
-    }
-    for (const id of drop) batch.del(`c!${id}`).del(`b!${id}`);
-    await batch.write();
-    for (const id of drop) await this.db.clear({ gte: `k!${id}!`, lt: `k!${id}"` });
-    for (const id of [...this.bytes.keys()]) if (id < keep[0]!) this.bytes.delete(id);
+  prune(retain: number, guard?: PruneGuard): Promise<void> {
+    return this.serial(async () => {
+      const ids = await this.completed();
+      if (ids.length === 0) return;
+      const latest = (await this.latestId()) ?? ids[ids.length - 1]!;
+      const keep = new Set(ids.slice(Math.max(0, ids.length - retain)));
+      keep.add(latest);
+      const referenced = new Set<string>();
+      for (const id of keep) for (const r of referencedIds((await this.get(id))!)) referenced.add(r);
+      const batch = this.db.batch();
+      for (const id of ids) if (!keep.has(id)) batch.del(metaKey(id));
+      const drop: string[] = [];
+      for await (const [key, value] of this.db.iterator({ gte: 'c!', lt: 'c"' })) {
+        const id = key.slice(2);
+        const writtenBy = packr.unpack(value) as number;
+        if (!referenced.has(id) && writtenBy <= latest && !isGuarded(guard, id, writtenBy)) drop.push(id);
+      }
+      for (const id of drop) batch.del(`c!${id}`).del(`b!${id}`);
+      await batch.write();
+      for (const id of drop) await this.db.clear({ gte: `k!${id}!`, lt: `k!${id}"` });
+      const oldestKept = Math.min(...keep, guard?.oldestPending ?? Number.POSITIVE_INFINITY);
+      for (const id of [...this.bytes.keys()]) if (id < oldestKept) this.bytes.delete(id);
+    });
   }
 
   bytesOf(id: number): number {
@@ -122,6 +145,7 @@ export class LevelCheckpointStorage implements CheckpointStorage {
   }
 
   async close(): Promise<void> {
+    await this.ops;
     await this.db.close();
   }
 }

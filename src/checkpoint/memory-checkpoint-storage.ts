@@ -1,6 +1,6 @@
 // Checkpoint storage in memory: for the operator harness and tests; gone with the process.
 import { EddyError } from '../errors.ts';
-import { referencedIds, type CheckpointMetadata, type CheckpointStorage } from './checkpoint-storage.ts';
+import { isGuarded, referencedIds, type CheckpointMetadata, type CheckpointStorage, type PruneGuard } from './checkpoint-storage.ts';
 
 /**
  * Keeps checkpoints in Maps with the same contract as the LevelDB storage (the shared suite runs
@@ -46,7 +46,8 @@ export class MemoryCheckpointStorage implements CheckpointStorage {
 
   async commit(meta: CheckpointMetadata): Promise<void> {
     this.metas.set(meta.id, structuredClone(meta));
-    this.latestId = meta.id;
+    // `latest` never moves backwards: an older checkpoint that committed late is only recorded.
+    if (this.latestId === undefined || meta.id > this.latestId) this.latestId = meta.id;
   }
 
   async latest(): Promise<CheckpointMetadata | undefined> {
@@ -62,16 +63,18 @@ export class MemoryCheckpointStorage implements CheckpointStorage {
     return m === undefined ? undefined : structuredClone(m);
   }
 
-  async prune(retain: number): Promise<void> {
+  async prune(retain: number, guard?: PruneGuard): Promise<void> {
     const ids = await this.completed();
     if (ids.length === 0) return;
-    const latest = ids[ids.length - 1]!;
-    const keep = ids.slice(Math.max(0, ids.length - retain));
+    const latest = this.latestId ?? ids[ids.length - 1]!;
+    const keep = new Set(ids.slice(Math.max(0, ids.length - retain)));
+    keep.add(latest);
     const referenced = new Set<string>();
     for (const id of keep) for (const r of referencedIds(this.metas.get(id)!)) referenced.add(r);
-    for (const id of ids) if (!keep.includes(id)) this.metas.delete(id);
-    for (const [id, c] of this.chunks) if (!referenced.has(id) && c.checkpointId <= latest) this.chunks.delete(id);
-    for (const [id, b] of this.blobs) if (!referenced.has(id) && b.checkpointId <= latest) this.blobs.delete(id);
+    for (const id of ids) if (!keep.has(id)) this.metas.delete(id);
+    const droppable = (id: string, writtenBy: number): boolean => !referenced.has(id) && writtenBy <= latest && !isGuarded(guard, id, writtenBy);
+    for (const [id, c] of this.chunks) if (droppable(id, c.checkpointId)) this.chunks.delete(id);
+    for (const [id, b] of this.blobs) if (droppable(id, b.checkpointId)) this.blobs.delete(id);
   }
 
   bytesOf(id: number): number {

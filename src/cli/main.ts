@@ -2,8 +2,8 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { connect } from '@nats-io/transport-node';
 import { findJob } from '../api/job-registry.ts';
+import { connectNats } from '../transport/connect-nats.ts';
 import { subjects } from '../transport/subjects.ts';
 import { checkNatsUrl, checkStateDir, MAX_PARALLELISM, parseCommand, parseParallelism, UsageError, type Command } from './args.ts';
 
@@ -44,10 +44,12 @@ Usage:
 
 Commands:
   run        Runs a job script. Without --nats (or NATS_URL), eddy starts a private
-             nats-server for the job and stops it when the job ends.
+             nats-server for the job (it admits only clients with a password made
+             for this run) and stops it when the job ends.
   savepoint  eddy savepoint <job name> [--dir DIR] [--state-dir DIR]
              Takes a savepoint of a running job (started on this machine with
-             checkpointing) and prints its directory.
+             checkpointing) and prints its directory. It finds the job, its NATS
+             server and that server's credential under <state dir>/running/.
 
 Examples:
   eddy run examples/wordcount.ts
@@ -68,7 +70,10 @@ Options:
   -p, --parallelism N   default parallelism of the job's operators, 1 to ${MAX_PARALLELISM}
                         (sets EDDY_PARALLELISM; default 1)
   --nats URL            the NATS server to run on, e.g. nats://127.0.0.1:4222 (sets NATS_URL);
-                        without it eddy starts a private nats-server and stops it at exit
+                        credentials go into the URL (nats://user:pass@host:port or
+                        nats://token@host:port): prefer NATS_URL for those, since other
+                        users can see command lines; without it eddy starts a private
+                        nats-server with a per-run password and stops it at exit
   --state-dir DIR       where eddy keeps state and the private server's store
                         (sets EDDY_STATE_DIR; default .eddy)
   --resume              continue from the latest completed checkpoint of the job (same
@@ -233,7 +238,8 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
 async function savepoint(cmd: Extract<Command, { kind: 'savepoint' }>, io: CliIO): Promise<number> {
   const stateDir = resolve(io.cwd, cmd.stateDir ?? (io.env['EDDY_STATE_DIR'] || '.eddy'));
   const job = await findJob(stateDir, cmd.job);
-  const nc = await connect({ servers: job.natsUrl, timeout: 5000 });
+  // The registration carries the server's credential (the embedded server's per-run password).
+  const nc = await connectNats(job.natsUrl, { timeoutMs: 5000, name: `eddy-savepoint-${cmd.job}` });
   try {
     const body = JSON.stringify(cmd.directory === undefined ? {} : { directory: resolve(io.cwd, cmd.directory) });
     const reply = await nc.request(subjects.savepoint(job.jobId), body, { timeout: 600_000 });

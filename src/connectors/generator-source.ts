@@ -1,6 +1,6 @@
 // A parallel source of generated records, deterministic by index, bounded or not, optionally rate-limited, rescalable by splits.
 import { EddyError, previewValue } from '../errors.ts';
-import { runCode, type Attribute, type FusedRun } from '../operators/chain-fusion.ts';
+import { promiseError, runCode, runPrelude, type FusedRun, type RecordFailed } from '../operators/chain-fusion.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 import type { Clock } from '../time/clock.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
@@ -50,6 +50,8 @@ class GeneratorReader<T> implements SourceReader<T> {
   /** Set by `fuse`: generates and processes up to n records of a split, advances it, returns how many it generated. */
   private fusedLoop: ((split: GeneratorSplit, n: number) => number) | undefined;
   private onEmitted: (n: number) => void = () => undefined;
+  /** The source's record-failure policy: a generator function that throws for index i fails the task or skips i. */
+  private readonly failed: RecordFailed;
 
   constructor(
     private readonly count: number,
@@ -58,6 +60,7 @@ class GeneratorReader<T> implements SourceReader<T> {
     private readonly clock: Clock,
     rate: number | undefined,
   ) {
+    this.failed = ctx.recordFailed;
     this.splits = ctx.subtaskIndex < count ? [{ next: ctx.subtaskIndex, step: ctx.parallelism }] : [];
     this.started = clock.monotonic();
     // Each reader takes an equal share of the rate, however many splits it holds.
@@ -99,12 +102,21 @@ class GeneratorReader<T> implements SourceReader<T> {
 
   /** The unfused path: emits up to `n` records of `split` through `out`, advancing it. */
   private readSplit(split: GeneratorSplit, out: SourceOutput<T>, n: number): number {
-    const { count, fn } = this;
+    const { count, fn, failed } = this;
     const step = split.step;
     let i = split.next;
     let k = 0;
     try {
-      for (; k < n && i < count; k++, i += step) out.collect(fn(i), NO_TIMESTAMP);
+      for (; k < n && i < count; k++, i += step) {
+        let v: T;
+        try {
+          v = fn(i);
+        } catch (e) {
+          failed(e, i);
+          continue;
+        }
+        out.collect(v, NO_TIMESTAMP);
+      }
     } catch (e) {
       // The failing index counts as read, as in the fused loop: the task fails with it.
       split.next = i + step;
@@ -114,33 +126,43 @@ class GeneratorReader<T> implements SourceReader<T> {
     return k;
   }
 
-  fuse(run: FusedRun, attribute: Attribute, sourceName: string, onEmitted: (n: number) => void): boolean {
+  fuse(run: FusedRun, onEmitted: (n: number) => void): boolean {
     // The generator's loop and the chain in one generated function: its call sites are this job's alone.
-    // It runs per split; the loop itself keeps its locals in registers as before.
+    // It runs per split; the loop itself keeps its locals in registers as before. A failure leaves the
+    // inner loop, goes through its operator's policy (which throws to fail the task), and the loop
+    // resumes after the failing index: the fast path has no try/catch per record.
     const make = new Function(
       'f',
-      'names',
-      'attribute',
-      'sourceName',
-      `return function fusedLoop(split, n) {
+      'failed',
+      'sourceFailed',
+      'P',
+      `'use strict';
+${runPrelude(run)}
+return function fusedLoop(split, n) {
   const count = this.count, step = split.step, g = this.fn;
-  let i = split.next, k = 0, s = -1, ts;
-  try {
-    for (; k < n && i < count; k++, i += step) {
-      s = -1;
-      ts = ${NO_TIMESTAMP};
-      const v = g(i);
-${runCode(run, 'continue', '      ')}
+  let i = split.next, k = 0, s = -1, ts, x;
+  for (;;) {
+    try {
+      for (; k < n && i < count; k++, i += step) {
+        s = -1;
+        ts = ${NO_TIMESTAMP};
+        const v = g(i);
+${runCode(run, 'continue', '        ')}
+      }
+      break;
+    } catch (e) {
+      split.next = i + step;
+      if (s < 0) sourceFailed(e, i);
+      else failed[s](e, x);
+      k++;
+      i += step;
     }
-  } catch (e) {
-    split.next = i + step;
-    throw attribute(e, s < 0 ? sourceName : names[s]);
   }
   split.next = i;
   return k;
 };`,
     );
-    this.fusedLoop = make(run.fns, run.names, attribute, sourceName);
+    this.fusedLoop = make(run.fns, run.failed, this.failed, promiseError(run));
     this.onEmitted = onEmitted;
     return true;
   }

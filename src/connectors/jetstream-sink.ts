@@ -90,10 +90,16 @@ export function jetStreamSink<T>(opts: JetStreamSinkOptions<T>): Sink<T> {
       const idPrefix = `${op.uid}/`;
       // Without checkpointing every batch has the same transaction id (`...-direct`): number the records across batches, so batches never share ids.
       let direct = 0;
+      // A retried batch keeps its first offset, so the retry repeats the ids of the attempt that failed halfway.
+      const offsets = new WeakMap<SinkTransaction<Encoded>, number>();
       const commit = async (txn: SinkTransaction<Encoded>): Promise<void> => {
         const records = txn.records;
-        const offset = txn.checkpointId < 0 ? direct : 0;
-        if (txn.checkpointId < 0) direct += records.length;
+        let offset = txn.checkpointId < 0 ? offsets.get(txn) : 0;
+        if (offset === undefined) {
+          offset = direct;
+          offsets.set(txn, offset);
+          direct += records.length;
+        }
         const base = `${idPrefix}${txn.id}/`;
         for (let from = 0; from < records.length; from += IN_FLIGHT) {
           const to = Math.min(records.length, from + IN_FLIGHT);
@@ -114,7 +120,8 @@ export function jetStreamSink<T>(opts: JetStreamSinkOptions<T>): Sink<T> {
             cause: e,
             operator: where,
           });
-        return new EddyError('EDDY_CONFIG', `${name}: publishing transaction ${txnId} to "${subject}" failed: ${msg}`, { cause: e, operator: where });
+        // Anything else (a timeout, a lost connection) may pass: not EDDY_CONFIG, so the two-phase writer retries the commit.
+        return new EddyError('EDDY_SINK_COMMIT_FAILED', `${name}: publishing transaction ${txnId} to "${subject}" failed: ${msg}`, { cause: e, operator: where });
       };
       const inner = await twoPhaseCommitWriter<Encoded>({ ctx, commit });
       return {
@@ -123,7 +130,7 @@ export function jetStreamSink<T>(opts: JetStreamSinkOptions<T>): Sink<T> {
           if (subject === undefined) {
             subject = compute!(value);
             if (!isSubjectFilter(subject) || /[*>]/.test(subject))
-              throw new EddyError('EDDY_INVALID_ARGUMENT', `${where}: the subject function returned ${JSON.stringify(subject)}, which is not a valid subject`, { operator: where });
+              throw new EddyError('EDDY_USER_FUNCTION', `${where}: the subject function returned ${JSON.stringify(subject)}, which is not a valid subject`, { operator: where });
           }
           inner.invoke({ s: subject, d: encode(value) }, timestamp);
         },

@@ -129,12 +129,20 @@ class JetStreamSourceReader<T> implements SourceReader<T> {
         try {
           value = this.decode(msg.data);
         } catch (e) {
-          // A replayable source must not skip: the same message fails again after a restore, until it is fixed.
-          throw new EddyError(
-            'EDDY_DECODE',
-            `${this.where}: the message at sequence ${msg.seq} of stream "${this.opts.stream}" (subject "${msg.subject}") is not valid ${this.opts.format ?? 'json'}: ${(e as Error)?.message ?? e}`,
-            { cause: e, operator: this.ctx.operatorName },
+          // Under `fail` this throws before the position moves: the message fails again after a restore.
+          // Under `deadLetter` the poison message is stored aside and the split reads past it, so it never loops restarts.
+          this.ctx.recordFailed(
+            new EddyError(
+              'EDDY_DECODE',
+              `${this.where}: the message at sequence ${msg.seq} of stream "${this.opts.stream}" (subject "${msg.subject}") is not valid ${this.opts.format ?? 'json'}: ${(e as Error)?.message ?? e}`,
+              { cause: e },
+            ),
+            msg.data,
+            { 'Eddy-Subject': msg.subject, 'Eddy-Stream': this.opts.stream, 'Eddy-Sequence': String(msg.seq) },
           );
+          i++;
+          split.seq = msg.seq;
+          continue;
         }
         i++;
         split.seq = msg.seq;
@@ -268,6 +276,11 @@ class JetStreamSourceReader<T> implements SourceReader<T> {
  * last stream sequence emitted, so a restored job continues right after it, and on a rescale the
  * splits are dealt to the new subtasks. Exactly-once with checkpoints (each record is emitted once
  * per checkpointed position); without checkpoints a job reads from `startSeq` every time.
+ *
+ * Order: a split is read by exactly one subtask, through one ordered consumer, so the messages of
+ * each subject reach the job in stream order at any parallelism; on a restore the checkpointed
+ * splits are dealt out so that each goes to exactly one subtask (at another parallelism too), and
+ * each continues right after its last emitted sequence.
  *
  * `bounded: true` reads up to the stream's last sequence at the first start, then ends. A message
  * that does not decode fails the job with `EDDY_DECODE` naming the stream, subject and sequence

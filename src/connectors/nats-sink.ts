@@ -41,7 +41,7 @@ export function natsSink<T>(opts: NatsSinkOptions<T>): Sink<T> {
           if (subject === undefined) {
             subject = compute!(v);
             if (typeof subject !== 'string' || !SUBJECT.test(subject))
-              throw new EddyError('EDDY_INVALID_ARGUMENT', `${operator.operatorName}: the subject function returned ${JSON.stringify(subject)}, which is not a valid subject`, {
+              throw new EddyError('EDDY_USER_FUNCTION', `${operator.operatorName}: the subject function returned ${JSON.stringify(subject)}, which is not a valid subject`, {
                 operator: operator.operatorName,
               });
           }

@@ -1,33 +1,44 @@
-// An unbounded source from a core NATS subject (at-most-once); undecodable messages go to a dead-letter subject.
-import type { Msg, Subscription } from '@nats-io/transport-node';
-import { headers } from '@nats-io/transport-node';
+// An unbounded source from a core NATS subject (at-most-once, per-subject order at any parallelism); undecodable messages go through the record-failure policy.
+import type { Msg } from '@nats-io/transport-node';
 import { EddyError } from '../errors.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
+import { subscribeOwned } from './nats-subject-owner.ts';
 import { decoderFor, type RecordFormat } from './record-format.ts';
 import type { PollResult, Source, SourceOutput, SourceReader } from './source.ts';
+
+export { subjectOwner } from './nats-subject-owner.ts';
 
 export interface NatsSourceOptions {
   /** Subject to read; wildcards allowed (`sensors.*`, `orders.>`). */
   subject: string;
   format?: RecordFormat;
   /**
-   * Where messages that do not decode go, with `Eddy-Error` and `Eddy-Subject` headers
-   * (default `eddy.dlq.<subject without wildcards>`). It must not match `subject`.
+   * Shorthand for `onRecordFailure({ deadLetter: { subject } })` on the source: where messages that
+   * do not decode go (raw, with `Eddy-Error` and `Eddy-Subject` headers). It must not match
+   * `subject`. Default: the job's record-failure policy (dead letters to `eddy.dlq.<job>` for an
+   * unbounded job).
    */
   deadLetterSubject?: string;
-  /** Messages buffered per subtask before the subscription is paused (default 10 000). */
+  /**
+   * Messages buffered per subtask (default 10 000). Core NATS cannot pause a publisher: beyond the
+   * buffer messages are dropped and counted as `<source>.droppedOverflow`.
+   */
   maxBuffered?: number;
 }
 
-/** Each subtask joins one queue group, so every message goes to exactly one subtask. */
+/**
+ * One subtask's reader. Invariant: a subject belongs to exactly one subtask (`subjectOwner`), so a
+ * publisher's messages on one subject enter the job through one subtask, in the order published
+ * (see `subscribeOwned` for how the subscription is shared and why there is no queue group).
+ */
 class NatsSourceReader<T> implements SourceReader<T> {
   private buffer: Msg[] = [];
   private head = 0;
   private wake: (() => void) | undefined;
-  private readonly sub: Subscription;
+  private readonly unsubscribe: () => void;
   private readonly decode: (b: Uint8Array) => unknown;
-  private readonly dlq: string;
+  private readonly format: RecordFormat;
   private closed = false;
 
   constructor(
@@ -36,25 +47,22 @@ class NatsSourceReader<T> implements SourceReader<T> {
   ) {
     const nc = ctx.nats;
     if (nc === undefined) throw new EddyError('EDDY_CONFIG', 'the NATS source needs a NATS connection (it cannot run in the operator harness)');
-    this.decode = decoderFor(opts.format ?? 'json', `NATS source on "${opts.subject}"`);
-    this.dlq = deadLetterSubjectOf(opts);
+    this.format = opts.format ?? 'json';
+    this.decode = decoderFor(this.format, `NATS source on "${opts.subject}"`);
     const max = opts.maxBuffered ?? 10_000;
-    this.sub = nc.subscribe(opts.subject, {
-      queue: `eddy.${ctx.jobId}.${ctx.uid.replace(/[^A-Za-z0-9_-]/g, '_')}`,
-      callback: (err, msg) => {
-        if (err) return;
-        if (this.buffer.length - this.head >= max) {
-          // Core NATS has no way to pause a publisher: beyond the buffer, messages are counted and dropped (at-most-once).
-          ctx.metrics.inc('droppedOverflow');
-          return;
-        }
-        this.buffer.push(msg);
-        const w = this.wake;
-        if (w !== undefined) {
-          this.wake = undefined;
-          w();
-        }
-      },
+    // Only messages of subjects this subtask owns arrive here: others' neither fill the buffer nor count as overflow.
+    this.unsubscribe = subscribeOwned(nc, `${ctx.jobId}/${ctx.uid}`, opts.subject, ctx.subtaskIndex, ctx.parallelism, (msg) => {
+      if (this.buffer.length - this.head >= max) {
+        // Core NATS has no way to pause a publisher: beyond the buffer, messages are counted and dropped (at-most-once).
+        ctx.metrics.inc('droppedOverflow');
+        return;
+      }
+      this.buffer.push(msg);
+      const w = this.wake;
+      if (w !== undefined) {
+        this.wake = undefined;
+        w();
+      }
     });
   }
 
@@ -68,7 +76,13 @@ class NatsSourceReader<T> implements SourceReader<T> {
       try {
         value = this.decode(msg.data);
       } catch (e) {
-        this.deadLetter(msg, e);
+        // Under `fail` this throws (the task fails); under `deadLetter` the raw bytes are published aside.
+        this.head = i + 1;
+        this.ctx.recordFailed(
+          new EddyError('EDDY_DECODE', `${this.ctx.operatorName}: the message on "${msg.subject}" is not valid ${this.format}: ${(e as Error)?.message ?? e}`, { cause: e }),
+          msg.data,
+          { 'Eddy-Subject': msg.subject },
+        );
         continue;
       }
       out.collect(value as T, NO_TIMESTAMP);
@@ -82,15 +96,6 @@ class NatsSourceReader<T> implements SourceReader<T> {
     return 'more';
   }
 
-  private deadLetter(msg: Msg, e: unknown): void {
-    this.ctx.metrics.inc('deadLetters');
-    const h = headers();
-    h.set('Eddy-Error', String((e as Error)?.message ?? e).slice(0, 500));
-    h.set('Eddy-Subject', msg.subject);
-    h.set('Eddy-Operator', this.ctx.operatorName);
-    this.ctx.nats!.publish(this.dlq, msg.data, { headers: h });
-  }
-
   available(): Promise<void> {
     if (this.closed || this.buffer.length > this.head) return Promise.resolve();
     return new Promise((resolve) => (this.wake = resolve));
@@ -98,7 +103,7 @@ class NatsSourceReader<T> implements SourceReader<T> {
 
   close(): void {
     this.closed = true;
-    this.sub.unsubscribe();
+    this.unsubscribe();
     this.wake?.();
   }
 }
@@ -114,19 +119,20 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   return p.length === s.length;
 }
 
-/** The dead-letter subject of a source: the option, or `eddy.dlq.<subject without wildcard tokens>`. */
-export function deadLetterSubjectOf(opts: NatsSourceOptions): string {
-  const base = opts.subject
-    .split('.')
-    .filter((t) => t !== '*' && t !== '>')
-    .join('.');
-  return opts.deadLetterSubject ?? `eddy.dlq.${base || 'all'}`;
-}
-
 /**
  * Reads a core NATS subject: unbounded and at-most-once (core NATS keeps no history; use a JetStream
- * source for replay). A message that does not decode is published to the dead-letter subject and
- * counted as `<source>.deadLetters`; the job keeps running.
+ * source for replay). A message that does not decode goes through the source's record-failure
+ * policy: dead-lettered (raw bytes, `Eddy-Subject` header) and counted as `<source>.deadLetters`
+ * while the job keeps running, or failing the task under `'fail'`.
+ *
+ * Order: each subject belongs to exactly one subtask (`subjectOwner`), so the messages of one
+ * publisher on one subject enter the job in the order published, at any parallelism, and stay in
+ * order through `keyBy` when the key is a function of the subject. Cost at parallelism p > 1 with a
+ * wildcard subject: the subtasks on one NATS connection share one subscription that hashes each
+ * subject once, so the server sends every message once per connection (once per job in-process,
+ * once per worker process that runs a subtask of the source) and only the owner decodes it. A
+ * literal subject is read by its owner only and the other subtasks idle (so does a subtask that
+ * owns no active subject: give event-time jobs `withIdleness`). At parallelism 1 nothing is filtered.
  *
  * @example
  * ```ts
@@ -137,17 +143,20 @@ export function natsSource<T>(opts: NatsSourceOptions): Source<T> {
   if (opts === null || typeof opts !== 'object' || typeof opts.subject !== 'string' || opts.subject.length === 0)
     throw new EddyError('EDDY_INVALID_ARGUMENT', 'natsSource needs { subject: string }');
   decoderFor(opts.format ?? 'json', `NATS source on "${opts.subject}"`);
-  const dlq = deadLetterSubjectOf(opts);
-  if (/[\s*>]/.test(dlq) || dlq.startsWith('.') || dlq.endsWith('.'))
-    throw new EddyError('EDDY_INVALID_ARGUMENT', `natsSource deadLetterSubject "${dlq}" must be a subject without spaces or wildcards`);
-  if (subjectMatches(opts.subject, dlq))
-    throw new EddyError(
-      'EDDY_INVALID_ARGUMENT',
-      `natsSource on "${opts.subject}" would read its own dead letters from "${dlq}" (a bad message would loop); set deadLetterSubject to a subject outside "${opts.subject}"`,
-    );
+  const dlq = opts.deadLetterSubject;
+  if (dlq !== undefined) {
+    if (typeof dlq !== 'string' || /[\s*>]/.test(dlq) || dlq === '' || dlq.startsWith('.') || dlq.endsWith('.'))
+      throw new EddyError('EDDY_INVALID_ARGUMENT', `natsSource deadLetterSubject "${dlq}" must be a subject without spaces or wildcards`);
+    if (subjectMatches(opts.subject, dlq))
+      throw new EddyError(
+        'EDDY_INVALID_ARGUMENT',
+        `natsSource on "${opts.subject}" would read its own dead letters from "${dlq}" (a bad message would loop); set deadLetterSubject to a subject outside "${opts.subject}"`,
+      );
+  }
   return {
     name: `NATS Source ${opts.subject}`,
     bounded: false,
+    ...(dlq === undefined ? {} : { recordFailures: { deadLetter: { subject: dlq } } }),
     createReader: (ctx) => new NatsSourceReader<T>(opts, ctx),
   };
 }

@@ -1,5 +1,6 @@
 // The source contract: a reader per subtask that the task polls in bounded slices (no per-record await).
-import type { Attribute, FusedRun } from '../operators/chain-fusion.ts';
+import type { RecordFailurePolicy } from '../graph/record-failure-policy.ts';
+import type { FusedRun } from '../operators/chain-fusion.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 
 /** What `poll` reports: more to read now, the end of (bounded) input, or nothing until `available()`. */
@@ -21,9 +22,11 @@ export interface SourceReader<T> {
   /**
    * Optional: run the chain's fused code (see chain-fusion.ts) inside the reader's own loop, so the
    * whole source -> map/filter -> sink path is one function. `onEmitted(n)` reports records read.
-   * Returns false when the reader cannot; `poll` then emits through `out` as usual.
+   * A failure of stage `s` goes through `run.failed[s]`; one of the reader's own function through
+   * its context's `recordFailed`. Returns false when the reader cannot; `poll` then emits through
+   * `out` as usual.
    */
-  fuse?(run: FusedRun, attribute: Attribute, sourceName: string, onEmitted: (n: number) => void): boolean;
+  fuse?(run: FusedRun, onEmitted: (n: number) => void): boolean;
   /**
    * The reader's position as a list of splits, plain data (e.g. `[{ split: 0, offset: 42 }]`).
    * It is operator list state: when the parallelism changes on restore the splits of all old
@@ -49,5 +52,10 @@ export interface Source<T> {
   readonly bounded: boolean;
   /** The highest parallelism the source can use (e.g. 1 for a collection). */
   readonly maxParallelism?: number;
+  /**
+   * The source's own record-failure policy (e.g. a connector's dead-letter subject option); the
+   * source node starts with it, `onRecordFailure` replaces it. Undefined: the job's.
+   */
+  readonly recordFailures?: RecordFailurePolicy;
   createReader(ctx: OperatorContext): SourceReader<T> | Promise<SourceReader<T>>;
 }

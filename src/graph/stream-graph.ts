@@ -3,6 +3,7 @@ import type { Source } from '../connectors/source.ts';
 import { EddyError } from '../errors.ts';
 import type { OperatorFactory } from '../operators/operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
+import type { RecordFailurePolicy } from './record-failure-policy.ts';
 import { inputSlotsOf, inputsOf, type Partitioner, type Transformation } from './transformation.ts';
 
 /** A physical operator: a source, an operator or a sink, with its resolved parallelism. */
@@ -17,6 +18,8 @@ export interface StreamNode {
   readonly sink?: Sink<unknown>;
   /** True when the node reads keyed state (its inputs must be hash-partitioned). */
   readonly keyed: boolean;
+  /** The operator's own record-failure policy; undefined: the job's. */
+  readonly recordFailures?: RecordFailurePolicy;
 }
 
 /** A connection between two nodes; `sideTag` names the side output it carries, if any. */
@@ -84,7 +87,7 @@ export function createStreamGraph(roots: readonly Transformation[], config: Stre
     if (clash !== undefined)
       throw new EddyError('EDDY_CONFIG', `uid "${uid}" is used by both "${clash}" and "${t.name}"; every operator needs its own uid`, { operator: t.name });
     uids.set(uid, t.name);
-    const base = { id: t.id, name: t.name, uid, parallelism };
+    const base = { id: t.id, name: t.name, uid, parallelism, ...(t.recordFailures === undefined ? {} : { recordFailures: t.recordFailures }) };
     const node: StreamNode =
       t.kind === 'source'
         ? { ...base, kind: 'source', source: t.source, keyed: false }

@@ -2,6 +2,7 @@
 import type { Source } from '../connectors/source.ts';
 import type { OperatorFactory } from '../operators/operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
+import type { RecordFailurePolicy } from './record-failure-policy.ts';
 
 /** How records travel from one operator to the next. */
 export type Partitioner =
@@ -16,6 +17,8 @@ interface Base {
   uid: string | undefined;
   /** undefined: the environment's default. */
   parallelism: number | undefined;
+  /** This operator's record-failure policy (`onRecordFailure`); undefined: the job's. */
+  recordFailures?: RecordFailurePolicy;
 }
 
 export interface SourceTransformation extends Base {

@@ -1,6 +1,7 @@
 // filter: keeps the records the predicate accepts.
 import type { FilterFunction } from '../api/functions.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import { asyncResultError } from './async-result.ts';
 import type { Fusion, FusibleOperator } from './chain-fusion.ts';
 
 export class FilterOperator<T> extends AbstractStreamOperator<T, T> implements FusibleOperator {
@@ -16,7 +17,10 @@ export class FilterOperator<T> extends AbstractStreamOperator<T, T> implements F
     return { kind: 'filter', fn: this.call };
   }
   processElement(value: T, timestamp: number): void {
-    if (this.call(value)) this.out.collect(value, timestamp);
+    const call = this.call;
+    const keep = call(value);
+    if (typeof keep === 'object' && (keep as unknown) instanceof Promise) throw asyncResultError(this.name, 'filter', keep as unknown as Promise<unknown>);
+    if (keep) this.out.collect(value, timestamp);
   }
   override close(): Promise<void> {
     return closeFunction(this.fn);

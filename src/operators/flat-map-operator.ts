@@ -2,6 +2,7 @@
 import type { Collector, FlatMapFunction } from '../api/functions.ts';
 import { EddyError } from '../errors.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import { asyncResultError } from './async-result.ts';
 
 export class FlatMapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> implements Collector<OUT> {
   private timestamp = Number.NEGATIVE_INFINITY;
@@ -18,10 +19,12 @@ export class FlatMapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> im
     this.timestamp = timestamp;
     const fn = this.fn;
     if (typeof fn !== 'function') {
-      fn.flatMap(value, this);
+      const r: unknown = fn.flatMap(value, this);
+      if (typeof r === 'object' && r instanceof Promise) throw asyncResultError(this.name, 'flatMap', r);
       return;
     }
     const result = fn(value);
+    if (typeof result === 'object' && (result as unknown) instanceof Promise) throw asyncResultError(this.name, 'flatMap', result as unknown as Promise<unknown>);
     if (result == null || typeof (result as Iterable<OUT>)[Symbol.iterator] !== 'function')
       throw new EddyError(
         'EDDY_USER_FUNCTION',

@@ -1,6 +1,7 @@
 // map: one output per input.
 import type { MapFunction } from '../api/functions.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import { asyncResultError } from './async-result.ts';
 import type { Fusion, FusibleOperator } from './chain-fusion.ts';
 
 export class MapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> implements FusibleOperator {
@@ -16,7 +17,11 @@ export class MapOperator<IN, OUT> extends AbstractStreamOperator<IN, OUT> implem
     return { kind: 'map', fn: this.call };
   }
   processElement(value: IN, timestamp: number): void {
-    this.out.collect(this.call(value), timestamp);
+    // Called without a receiver: a plain function's `this` is undefined, as when the user calls it.
+    const call = this.call;
+    const r = call(value);
+    if (typeof r === 'object' && r instanceof Promise) throw asyncResultError(this.name, 'map', r);
+    this.out.collect(r, timestamp);
   }
   override close(): Promise<void> {
     return closeFunction(this.fn);

@@ -1,28 +1,26 @@
 // Builds one subtask's operator chain: operator instances wired by direct calls, network writers at the edges.
 import type { OutputTag } from '../api/output-tag.ts';
-import { EddyError, isEddyError } from '../errors.ts';
+import { EddyError } from '../errors.ts';
 import type { StreamEdge, StreamNode } from '../graph/stream-graph.ts';
 import type { PlanVertex } from '../plan/execution-plan.ts';
 import type { OperatorContext, Output, StreamOperator } from './operator.ts';
-import { FusedOutput, type FusionLink } from './chain-fusion.ts';
+import { FusedOutput, type FusionLink, type RecordFailed } from './chain-fusion.ts';
+import { attributeError } from './record-failure.ts';
 import { SinkOperator } from './sink-operator.ts';
 
-/** Attributes an error thrown inside an operator to it (the innermost operator wins). */
-export function attributeError(e: unknown, operator: string): EddyError {
-  if (isEddyError(e) && e.operator !== undefined) return e;
-  if (isEddyError(e)) return new EddyError(e.code, `operator "${operator}": ${e.message.replace(/^[A-Z_]+: /, '')}`, { operator, cause: e.cause ?? e });
-  const msg = e instanceof Error ? e.message : String(e);
-  return new EddyError('EDDY_USER_FUNCTION', `operator "${operator}" threw: ${msg}`, { operator, cause: e });
-}
+export { attributeError };
 
-/** Feeds the next operator of a chain by a direct call. */
+/** Feeds the next operator of a chain by a direct call; a failure goes through that operator's record-failure policy. */
 class ChainingOutput<T> implements Output<T> {
-  constructor(private readonly op: StreamOperator<T, unknown>) {}
+  constructor(
+    private readonly op: StreamOperator<T, unknown>,
+    private readonly failed: RecordFailed,
+  ) {}
   collect(value: T, timestamp: number): void {
     try {
       this.op.processElement(value, timestamp);
     } catch (e) {
-      throw attributeError(e, this.op.name);
+      this.failed(e, value);
     }
   }
   emitWatermark(watermark: number): void {
@@ -38,12 +36,15 @@ class ChainingOutput<T> implements Output<T> {
 
 /** Feeds the second input of a two-input head operator; watermarks arrive combined through the first. */
 class SecondInput<T> implements Output<T> {
-  constructor(private readonly op: StreamOperator<unknown, unknown>) {}
+  constructor(
+    private readonly op: StreamOperator<unknown, unknown>,
+    private readonly failed: RecordFailed,
+  ) {}
   collect(value: T, timestamp: number): void {
     try {
       this.op.processElement2!(value, timestamp);
     } catch (e) {
-      throw attributeError(e, this.op.name);
+      this.failed(e, value);
     }
   }
   emitWatermark(): void {}
@@ -106,8 +107,10 @@ export function createOperatorChain(
   networkOutput: NetworkOutputFactory,
 ): OperatorChain {
   const operators = new Map<number, StreamOperator<unknown, unknown>>();
+  const contexts = new Map<number, OperatorContext>();
   for (const node of vertex.nodes) {
     if (node.kind === 'source') continue;
+    contexts.set(node.id, contextFor(node));
     operators.set(node.id, node.kind === 'sink' ? new SinkOperator(node.name, node.sink!) : node.factory!());
   }
   const chainedTargets = new Map<number, StreamEdge[]>();
@@ -117,14 +120,14 @@ export function createOperatorChain(
 
   // Fusion links: an operator's successor is fused into its code when it is the operator's only output.
   const links = new Map<number, FusionLink>();
-  for (const [id, operator] of operators) links.set(id, { operator, next: undefined, output: undefined! });
+  for (const [id, operator] of operators) links.set(id, { operator, next: undefined, output: undefined!, failed: contexts.get(id)!.recordFailed });
   const onlySuccessor = (id: number): FusionLink | undefined => {
     const chained = chainedTargets.get(id) ?? [];
     return chained.length === 1 && chained[0]!.sideTag === undefined && !networkEdges.has(id) ? links.get(chained[0]!.target) : undefined;
   };
   for (const [id, link] of links) link.next = onlySuccessor(id);
   const feed = (targetId: number): Output<unknown> =>
-    fusionEnabled ? new FusedOutput(links.get(targetId)!, attributeError) : new ChainingOutput(operators.get(targetId)!);
+    fusionEnabled ? new FusedOutput(links.get(targetId)!) : new ChainingOutput(operators.get(targetId)!, contexts.get(targetId)!.recordFailed);
 
   const outputOf = (node: StreamNode): Output<unknown> => {
     const mains: Output<unknown>[] = [];
@@ -143,14 +146,14 @@ export function createOperatorChain(
     if (op === undefined) continue;
     const output = outputOf(node);
     links.get(node.id)!.output = output;
-    op.setup(contextFor(node), output);
+    op.setup(contexts.get(node.id)!, output);
   }
   const head = vertex.nodes[0]!;
   const sourceNode = head.kind === 'source' ? head : undefined;
   return {
     operators: vertex.nodes.filter((n) => operators.has(n.id)).map((node) => ({ node, operator: operators.get(node.id)! })),
     input: sourceNode !== undefined ? outputOf(sourceNode) : feed(head.id),
-    input2: sourceNode === undefined && operators.get(head.id)!.processElement2 !== undefined ? new SecondInput(operators.get(head.id)!) : undefined,
+    input2: sourceNode === undefined && operators.get(head.id)!.processElement2 !== undefined ? new SecondInput(operators.get(head.id)!, contexts.get(head.id)!.recordFailed) : undefined,
     sourceNode,
     sourceLink: sourceNode !== undefined && fusionEnabled ? onlySuccessor(sourceNode.id) : undefined,
   };

@@ -44,8 +44,9 @@ export interface OperatorContext {
    * `fail` this throws the error attributed to the operator; under `deadLetter` it sends `record`
    * with the error to the dead-letter target, counts it and returns (the record is skipped).
    * Outside a record call (a timer, a promise callback) wrap it: a throw there must go to `failTask`.
+   * `headers` are added to the dead letter (e.g. `Eddy-Subject`, where a source read the record).
    */
-  recordFailed(error: unknown, record: unknown): void;
+  recordFailed(error: unknown, record: unknown, headers?: Record<string, string>): void;
   /** True when the job takes checkpoints: sinks then hold output until the checkpoint that covers it completes. */
   readonly checkpointing: boolean;
 }

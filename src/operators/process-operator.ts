@@ -1,5 +1,6 @@
 // process / keyed process: the general operator, with side outputs, keyed state, timers and the current key.
 import type { ProcessFunctionLike } from '../api/functions.ts';
+import { asyncResultError } from './async-result.ts';
 import { ProcessContextOperator } from './process-context-operator.ts';
 import type { TimeDomain } from './timer-service.ts';
 
@@ -18,9 +19,12 @@ export class ProcessOperator<IN, OUT> extends ProcessContextOperator<IN, OUT> {
   }
   processElement(value: IN, timestamp: number): void {
     this.enterRecord(value, timestamp, this.keySelector);
-    this.fn.processElement(value, this, this);
+    // processElement returns nothing; a Promise means an async function whose work would escape the record call.
+    const r: unknown = this.fn.processElement(value, this, this);
+    if (r !== undefined && typeof r === 'object' && r instanceof Promise) throw asyncResultError(this.name, 'processElement', r);
   }
   protected override onTimer(timestamp: number, domain: TimeDomain): void {
-    this.enterTimer(timestamp, domain, this.fn.onTimer).call(this.fn, timestamp, this, this);
+    const r: unknown = this.enterTimer(timestamp, domain, this.fn.onTimer).call(this.fn, timestamp, this, this);
+    if (typeof r === 'object' && r instanceof Promise) throw asyncResultError(this.name, 'onTimer', r);
   }
 }

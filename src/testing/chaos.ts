@@ -1,21 +1,27 @@
 // Chaos-test helpers: kill a running job's task actor over NATS, and read a whole JetStream stream back.
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { errors, type NatsConnection } from '@nats-io/transport-node';
+import { EddyError } from '../errors.ts';
+import { connectNats } from '../transport/connect-nats.ts';
 import { FrameCodec } from '../transport/frame-codec.ts';
 import { subjects } from '../transport/subjects.ts';
 
 /** Where a job runs: a JobClient has both fields. */
 export interface JobAddress {
   jobId: string;
+  /** The job's NATS URL, credentials included (JobClient.natsUrl). */
   natsUrl: string;
 }
+
+/** How long killTask waits for the job master's answer. */
+const KILL_REPLY_TIMEOUT_MS = 10_000;
 
 const codec = new FrameCodec();
 
 /** Runs `fn` on `nc`, or on a connection of its own to `natsUrl` that is closed afterwards. */
 async function withConnection<T>(natsUrl: string, nc: NatsConnection | undefined, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
   if (nc !== undefined) return fn(nc);
-  const own = await connect({ servers: natsUrl, name: 'eddy-chaos' });
+  const own = await connectNats(natsUrl, { name: 'eddy-chaos' });
   try {
     return await fn(own);
   } finally {
@@ -26,19 +32,29 @@ async function withConnection<T>(natsUrl: string, nc: NatsConnection | undefined
 /**
  * Kills the task actor `vertexName` / `subtask` of a running job, as a crash would: it stops at once
  * without reporting, and its pipelined region restarts from the last completed checkpoint. Vertex
- * names are the chained operator names joined by `' -> '` (e.g. `'src -> map'`). A name that matches
- * no task, or a region that is restarting, makes this a no-op. Resolves once the server has the message.
+ * names are the chained operator names joined by `' -> '` (e.g. `'src -> map'`). Only a job created
+ * with `testHooks: true` listens for kills. Resolves, once the job master has acted, with the number
+ * of task actors the kill reached: 0 when the name matches no task or the region is restarting.
  *
+ * @throws EddyError `EDDY_CONFIG` when no job master answers: the job does not enable `testHooks`,
+ *   or it has ended.
  * @example
  * ```ts
+ * const env = StreamEnvironment.create({ checkpointing: 100, testHooks: true });
  * const client = await env.executeAsync('job');
- * await killTask(client, 'Window -> Sink', 1);
+ * await killTask(client, 'Window -> Sink', 1); // 1
  * ```
  */
-export async function killTask(job: JobAddress, vertexName: string, subtask: number, nc?: NatsConnection): Promise<void> {
-  await withConnection(job.natsUrl, nc, async (c) => {
-    c.publish(subjects.kill(job.jobId), codec.encodeValue([vertexName, subtask]));
-    await c.flush();
+export async function killTask(job: JobAddress, vertexName: string, subtask: number, nc?: NatsConnection): Promise<number> {
+  return withConnection(job.natsUrl, nc, async (c) => {
+    try {
+      const reply = await c.request(subjects.kill(job.jobId), codec.encodeValue([vertexName, subtask]), { timeout: KILL_REPLY_TIMEOUT_MS });
+      return codec.decodeValue(reply.data) as number;
+    } catch (e) {
+      if (e instanceof errors.RequestError && e.isNoResponders())
+        throw new EddyError('EDDY_CONFIG', `job ${job.jobId} does not accept task kills: create its environment with testHooks: true (or the job has ended)`, { cause: e });
+      throw e;
+    }
   });
 }
 

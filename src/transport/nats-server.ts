@@ -1,17 +1,30 @@
-// Finds, starts and stops a private nats-server (the embedded default) and connects to NATS with helpful errors.
+// Starts and stops the embedded nats-server (loopback only, guarded by a per-run credential); re-exports the connect helpers.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { EddyError } from '../errors.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
+import { newNatsCredential, type NatsCredential } from './credentials.ts';
+import { FALLBACK_DIRS, findNatsServerBinary } from './nats-server-binary.ts';
+import { writePrivateConfig } from './nats-server-config.ts';
+import { natsUrlWithCredential } from './nats-url.ts';
 
-/** A nats-server started by {@link startEmbeddedNatsServer}. */
+/**
+ * A nats-server started by {@link startEmbeddedNatsServer}. It admits only clients that present its
+ * per-run credential: connect with `url` through eddy (the `nats` option, NATS_URL, `connectNats`),
+ * or with `connectOptions` through `connect()` of `@nats-io/transport-node`.
+ */
 export interface EmbeddedNatsServer {
-  /** Client URL, e.g. `nats://127.0.0.1:40123`. */
+  /**
+   * Client URL with the per-run credential, e.g. `nats://eddy:<password>@127.0.0.1:40123`. A secret:
+   * never print it or put it on a command line (print `address`; pass it to children as NATS_URL).
+   */
   readonly url: string;
+  /** The URL without credentials, e.g. `nats://127.0.0.1:40123`: for messages; it cannot log in. */
+  readonly address: string;
+  /** Options for `connect()` of `@nats-io/transport-node`: `address` with the credential as `user`/`pass`. */
+  readonly connectOptions: { readonly servers: string; readonly user: string; readonly pass: string };
   /** The loopback port the server listens on. */
   readonly port: number;
   /** nats-server's own pid (not the watchdog shell's), e.g. for CPU accounting. */
@@ -22,19 +35,16 @@ export interface EmbeddedNatsServer {
 
 /** Options of {@link startEmbeddedNatsServer}. */
 export interface EmbeddedNatsServerOptions {
-  /** JetStream store directory; created if missing; also holds the generated config file. */
+  /**
+   * JetStream store directory; created if missing and made private (mode 0700: it holds the config
+   * file with the credential, and the streams' data).
+   */
   storeDir: string;
   /** Clock for deadlines and retries (default: the system clock). */
   clock?: Clock;
   /** How long to wait for the server to accept connections (default 10 000 ms). */
   startTimeoutMs?: number;
 }
-
-/** Directories searched after PATH: where Debian and common installers put the binary. */
-const FALLBACK_DIRS = ['/usr/sbin', '/usr/local/bin', '/usr/bin', '/sbin'];
-
-/** nats-server 2.9 has no CLI flag for the payload limit, so it goes into a config file. */
-const MAX_PAYLOAD = '8MB';
 
 /** How long stop() waits for a graceful exit before SIGKILLing both processes. */
 const STOP_GRACE_MS = 5_000;
@@ -45,38 +55,6 @@ const STDERR_TAIL_BYTES = 8_192;
 const INSTALL_HINT =
   'Install it (Debian/Ubuntu: `apt-get install nats-server`; other systems: https://docs.nats.io/running-a-nats-service/introduction/installation), ' +
   'or set EDDY_NATS_SERVER_BIN to the binary, or use an existing server by setting NATS_URL or the `nats` option (`--nats URL` on the command line).';
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Locates the `nats-server` binary. When `EDDY_NATS_SERVER_BIN` is set, only that path is considered;
- * otherwise each directory of PATH, then /usr/sbin, /usr/local/bin, /usr/bin and /sbin (Debian installs
- * it in /usr/sbin, which is often not on a non-root PATH).
- *
- * @returns the absolute path of an executable file, or undefined when there is none.
- * @example
- * ```ts
- * const bin = findNatsServerBinary(); // '/usr/sbin/nats-server' or undefined
- * ```
- */
-export function findNatsServerBinary(): string | undefined {
-  const explicit = process.env.EDDY_NATS_SERVER_BIN;
-  if (explicit !== undefined && explicit !== '') return isExecutableFile(explicit) ? explicit : undefined;
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
-  for (const dir of [...dirs, ...FALLBACK_DIRS]) {
-    const candidate = join(dir, 'nats-server');
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 /** Asks the OS for a free loopback port. Another process may take it before nats-server binds: callers retry. */
 async function freeLoopbackPort(): Promise<number> {
@@ -221,9 +199,10 @@ function pidAlive(pid: number): boolean {
 
 type Attempt = { ok: true; server: EmbeddedNatsServer } | { ok: false; portInUse: boolean; error: EddyError };
 
-async function startOnce(bin: string, storeDir: string, configFile: string, clock: Clock, timeoutMs: number): Promise<Attempt> {
+async function startOnce(bin: string, storeDir: string, configFile: string, cred: NatsCredential, clock: Clock, timeoutMs: number): Promise<Attempt> {
   const port = await freeLoopbackPort();
   const url = `nats://127.0.0.1:${port}`;
+  // The credential is in the config file only: other users can read every process's command line.
   const args = ['-c', configFile, '-js', '-sd', storeDir, '-a', '127.0.0.1', '-p', String(port)];
   const child = spawn('/bin/sh', ['-c', WATCHDOG, 'sh', bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
 
@@ -339,7 +318,7 @@ async function startOnce(bin: string, storeDir: string, configFile: string, cloc
     const left = deadline - clock.monotonic();
     if (left <= 0) return fail(`nats-server did not accept connections on ${url} within ${timeoutMs} ms`);
     try {
-      const nc = await connect({ servers: url, timeout: Math.max(50, Math.min(1_000, left)), reconnect: false, name: 'eddy-probe' });
+      const nc = await connect({ servers: url, user: cred.user, pass: cred.pass, timeout: Math.max(50, Math.min(1_000, left)), reconnect: false, name: 'eddy-probe' });
       await nc.close();
       break;
     } catch {
@@ -355,7 +334,15 @@ async function startOnce(bin: string, storeDir: string, configFile: string, cloc
   // Nobody reads stdout any more; keep it drained.
   child.stdout!.resume();
 
-  return { ok: true, server: { url, port, pid, stop: () => handle.stop() } };
+  const server: EmbeddedNatsServer = {
+    url: natsUrlWithCredential(url, cred),
+    address: url,
+    connectOptions: { servers: url, user: cred.user, pass: cred.pass },
+    port,
+    pid,
+    stop: () => handle.stop(),
+  };
+  return { ok: true, server };
 }
 
 /**
@@ -364,13 +351,17 @@ async function startOnce(bin: string, storeDir: string, configFile: string, cloc
  * when its stdin pipe from node closes (stop(), normal exit, crash or SIGKILL). While any embedded
  * server runs, SIGINT/SIGTERM stop all of them and then exit with 130/143.
  *
+ * The server admits only clients with a credential generated for this run: it is written into the
+ * config file (mode 0600, in the store directory, mode 0700) and never onto a command line. Connect
+ * with the returned `url` (through eddy) or `connectOptions` (through `@nats-io/transport-node`).
+ *
  * @throws EddyError `EDDY_NATS_SERVER_MISSING` at once when no binary is found (the message says how
  *   to install one or how to use an existing server); `EDDY_NATS_SERVER_FAILED` when the server exits
  *   during startup or does not accept connections within `startTimeoutMs` (with its stderr tail).
  * @example
  * ```ts
  * const server = await startEmbeddedNatsServer({ storeDir: '.eddy/nats' });
- * const nc = await connectNats(server.url);
+ * const nc = await connectNats(server.url); // or: await connect({ ...server.connectOptions, name: 'me' })
  * // ...
  * await nc.close();
  * await server.stop();
@@ -387,20 +378,21 @@ export async function startEmbeddedNatsServer(opts: EmbeddedNatsServerOptions): 
   }
   const clock = opts.clock ?? systemClock;
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
+  const cred = newNatsCredential();
   let configFile: string;
   try {
-    mkdirSync(opts.storeDir, { recursive: true });
-    configFile = join(opts.storeDir, 'nats-server.conf');
-    writeFileSync(configFile, `# written by eddy: settings nats-server has no command-line flag for\nmax_payload: ${MAX_PAYLOAD}\n`);
+    configFile = writePrivateConfig(opts.storeDir, cred);
   } catch (e) {
     throw new EddyError('EDDY_CONFIG', `cannot prepare the NATS store directory ${opts.storeDir}: ${(e as Error).message}`, { cause: e });
   }
   // The free port is only probed, not held, so a rare race with another process is retried.
   for (let attempt = 1; ; attempt++) {
-    const result = await startOnce(bin, opts.storeDir, configFile, clock, timeoutMs);
+    const result = await startOnce(bin, opts.storeDir, configFile, cred, clock, timeoutMs);
     if (result.ok) return result.server;
     if (!result.portInUse || attempt >= 3) throw result.error;
   }
 }
 
 export { connectNats, type ConnectNatsOptions } from './connect-nats.ts';
+export { findNatsServerBinary } from './nats-server-binary.ts';
+export { natsConnectionOptions, redactNatsUrl, type NatsUrlOptions } from './nats-url.ts';

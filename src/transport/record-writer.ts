@@ -23,6 +23,10 @@ export class RecordWriter<T> implements Output<T> {
     private readonly maxParallelism: number,
     private readonly operator: string,
     startIndex: number,
+    /** The keyed target's record-failure policy for a key selector that throws (hash edges): throws, or skips the record. */
+    private readonly keyFailed: (error: unknown, record: unknown) => void = (e) => {
+      throw e;
+    },
   ) {
     this.n = targets.length;
     this.next = startIndex % this.n;
@@ -39,7 +43,13 @@ export class RecordWriter<T> implements Output<T> {
   collect: (value: T, timestamp: number) => void;
 
   private collectHash(value: T, timestamp: number): void {
-    const g = keyGroupForHash(hashKey(this.keySelector!(value), this.operator), this.maxParallelism);
+    let g: number;
+    try {
+      g = keyGroupForHash(hashKey(this.keySelector!(value), this.operator), this.maxParallelism);
+    } catch (e) {
+      this.keyFailed(e, value);
+      return;
+    }
     this.targets[this.targetOfKeyGroup![g]!]!.add(value, timestamp);
   }
   private collectForward(value: T, timestamp: number): void {

@@ -1,5 +1,6 @@
 // Exactly-once under failures: keyed sum/reduce, a keyed process function with timers and a window give the failure-free result after restarts.
 import { connect } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   KeyedProcessFunction,
@@ -165,7 +166,7 @@ async function start(name: string, n: number, rate: number, config: StreamEnviro
 
 /** Publishes one message on its own connection and waits until the server has it. */
 async function publishOnce(subject: string, bytes: Uint8Array): Promise<void> {
-  const nc = await connect({ servers: nats });
+  const nc = await connect(natsConnectionOptions(nats));
   nc.publish(subject, bytes);
   await nc.flush();
   await nc.close();
@@ -206,7 +207,7 @@ describe('exactly-once with checkpoints under failures', () => {
     const n = 12000;
     armed = false;
     mustThrow = false;
-    const job = await start('kill', n, 8000, { parallelism: 2 });
+    const job = await start('kill', n, 8000, { parallelism: 2, testHooks: true });
     await waitFor('two checkpoints', () => completedCheckpoints(job.client) >= 2);
     await publishOnce(subjects.kill(job.client.jobId), new FrameCodec().encodeValue(['Sum -> Map', 1]));
     const { result, outputs } = await job.done;

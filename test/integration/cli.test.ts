@@ -1,6 +1,6 @@
 // The `eddy` executable as a user runs it: bin/eddy.mjs in a child process (help, flag checks, jobs, errors, no orphans).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,7 +204,7 @@ describe('eddy run: bad usage exits 2 with EDDY_CONFIG before anything runs', ()
   });
 
   it('a missing job file', async () => {
-    const r = await eddy(['run', 'examples/no-such-job.ts', '--nats', natsUrl]);
+    const r = await eddy(['run', 'examples/no-such-job.ts'], { NATS_URL: natsUrl });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('job file not found: examples/no-such-job.ts');
     expect(r.stderr).toContain(join(repoRoot, 'examples/no-such-job.ts'));
@@ -218,10 +218,11 @@ describe('eddy run: bad usage exits 2 with EDDY_CONFIG before anything runs', ()
 });
 
 describe('eddy run examples/wordcount.ts', () => {
-  it('counts a file given after the job, with --nats and --parallelism 2', async () => {
+  // The shared server's URL carries its credential: children get it as NATS_URL, never on their command line.
+  it('counts a file given after the job, with NATS_URL and --parallelism 2', async () => {
     const file = join(tempDir(), 'words.txt');
     writeFileSync(file, 'The cat and the dog.\n\nTHE END, the end!\nA dog\n');
-    const r = await eddy(['run', 'examples/wordcount.ts', '--nats', natsUrl, '--parallelism', '2', file]);
+    const r = await eddy(['run', 'examples/wordcount.ts', '--parallelism', '2', file], { NATS_URL: natsUrl });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('(parallelism 2,');
@@ -241,7 +242,7 @@ describe('eddy run examples/wordcount.ts', () => {
   });
 
   it('counts the built-in sample like a plain count (top 20)', async () => {
-    const r = await eddy(['run', 'examples/wordcount.ts', '--nats', natsUrl, '--parallelism', '2']);
+    const r = await eddy(['run', 'examples/wordcount.ts', '--parallelism', '2'], { NATS_URL: natsUrl });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(formatReport(plainCount(SAMPLE_TEXT), 20));
   });
@@ -254,13 +255,15 @@ describe('eddy run examples/wordcount.ts', () => {
     expect(r.stdout).toContain(formatReport(plainCount(SAMPLE_TEXT), 20));
     // The embedded server wrote its config into <state dir>/nats, and was started with that store dir.
     expect(existsSync(join(stateDir, 'nats', 'nats-server.conf'))).toBe(true);
+    // It holds the server's per-run credential: readable by its owner only.
+    expect(statSync(join(stateDir, 'nats', 'nats-server.conf')).mode & 0o777).toBe(0o600);
     expect(await noProcessesMentioning(stateDir)).toEqual([]);
   });
 });
 
 describe('eddy run: errors of the job exit 1 with one readable message', () => {
   it('a job whose map throws names the operator and the cause, without a stack', async () => {
-    const r = await eddy(['run', 'test/fixtures/failing-job.ts', '--nats', natsUrl]);
+    const r = await eddy(['run', 'test/fixtures/failing-job.ts'], { NATS_URL: natsUrl });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('eddy: EDDY_JOB_FAILED: job "failing job" failed in operator "Explode"');
     expect(r.stderr).toContain('cannot handle record 3');
@@ -269,12 +272,22 @@ describe('eddy run: errors of the job exit 1 with one readable message', () => {
   });
 
   it('EDDY_DEBUG=1 adds the stack and the cause chain', async () => {
-    const r = await eddy(['run', 'test/fixtures/failing-job.ts', '--nats', natsUrl], { EDDY_DEBUG: '1' });
+    const r = await eddy(['run', 'test/fixtures/failing-job.ts'], { NATS_URL: natsUrl, EDDY_DEBUG: '1' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('EDDY_JOB_FAILED');
     expect(r.stderr).toMatch(/^\s+at /m);
     expect(r.stderr).toContain('Caused by:');
     expect(r.stderr).toContain('failing-job.ts');
+  });
+
+  it('a NATS_URL whose password the server rejects is EDDY_NATS_AUTH, with what to do and without the password', async () => {
+    const wrong = natsUrl.replace(/:[0-9a-f]{64}@/, `:${'0'.repeat(64)}@`);
+    expect(wrong).not.toBe(natsUrl);
+    const r = await eddy(['run', 'examples/wordcount.ts'], { NATS_URL: wrong });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('eddy: EDDY_NATS_AUTH: NATS at nats://***@127.0.0.1:');
+    expect(r.stderr).toContain('nats://user:pass@host:port');
+    expect(r.stderr).not.toContain('0'.repeat(64));
   });
 
   it('a missing nats-server binary (no --nats) is EDDY_NATS_SERVER_MISSING, with what to do', async () => {
@@ -292,7 +305,8 @@ describe('eddy run examples/sensor-alerts.ts', () => {
     const r = await eddy(['run', 'examples/sensor-alerts.ts', '-p', '2', '--state-dir', stateDir, '--', '--seconds', '1', '--rate', '30']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^job \w+ runs on nats:\/\/127\.0\.0\.1:\d+; publishing 30 readings\/s/m);
+    // The private server's URL carries its credential: the demo prints it redacted.
+    expect(r.stdout).toMatch(/^job \w+ runs on nats:\/\/\*\*\*@127\.0\.0\.1:\d+; publishing 30 readings\/s/m);
     expect(r.stdout).toMatch(/^published 30 readings, received \d+ alerts; job canceled$/m);
     expect(await noProcessesMentioning(stateDir)).toEqual([]);
   });

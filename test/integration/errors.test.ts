@@ -1,6 +1,7 @@
 // Every error a user can cause, with its stable code, on a real nats-server.
 import { createServer } from 'node:net';
 import { connect } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { EddyError, JobFailedError, StreamEnvironment } from '../../index.ts';
 import { FrameCodec } from '../../src/transport/frame-codec.ts';
@@ -177,7 +178,7 @@ describe('NATS', () => {
       .sinkTo({ name: 'discard', createWriter: () => ({ invoke: () => undefined }) });
     const client = await env.executeAsync('gap');
     // Forge frame 1,000,000 of channel 0 of the keyed vertex (vertex 1, subtask 0).
-    const nc = await connect({ servers: nats });
+    const nc = await connect(natsConnectionOptions(nats));
     // Data subjects are namespaced per attempt of the region: the first attempt is 0.
     nc.publish(subjects.input(`${client.jobId}-0`, 1, 0), new FrameCodec().encodeData(0, 1_000_000, [1], null, 'test'));
     await nc.flush();

@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { StreamEnvironment } from 'eddy';
-import { deadLetterSubjectOf } from '../../src/connectors/nats-source.ts';
+import { defaultDeadLetterSubject } from '../../src/graph/record-failure-policy.ts';
 import {
   buildSensorAlertsJob,
   mulberry32,
@@ -36,9 +37,13 @@ const env = (parallelism: number) => StreamEnvironment.create({ parallelism, nat
 /** Subjects unique to one test, so tests sharing the server never see each other's messages. */
 const namespace = (): string => `t${randomBytes(4).toString('hex')}`;
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+/** Waits until `cond()` holds; fails naming `what` after a generous deadline (it only bounds a hang, it proves nothing). */
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!cond() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('examples/wordcount.ts', () => {
@@ -137,13 +142,14 @@ describe('examples/sensor-alerts.ts', () => {
     const sensorSubject = `${ns}.sensors.*`;
     const alertSubjectPrefix = `${ns}.alerts`;
     const invalidSubject = `${ns}.invalid`;
-    const dlq = deadLetterSubjectOf({ subject: sensorSubject });
+    // An unbounded job dead-letters by default, to eddy.dlq.<job>.
+    const dlq = defaultDeadLetterSubject('sensor alerts test');
     const e = env(2);
     buildSensorAlertsJob(e, { sensorSubject, alertSubjectPrefix, invalidSubject });
     const client = await e.executeAsync('sensor alerts test');
     let nc: NatsConnection | undefined;
     try {
-      nc = await connect({ servers: natsUrl, name: 'examples-test' });
+      nc = await connect({ ...natsConnectionOptions(natsUrl), name: 'examples-test' });
       const alerts: { subject: string; alert: Alert }[] = [];
       const deadLetters: Msg[] = [];
       const invalid: InvalidReading[] = [];
@@ -166,32 +172,48 @@ describe('examples/sensor-alerts.ts', () => {
       const expectedFirst = referenceAlerts(phase1);
 
       publish(phase1);
-      await until(() => alerts.length >= expectedFirst.length, 10_000);
+      await until(() => alerts.length >= expectedFirst.length, `${expectedFirst.length} alerts of phase 1`);
       expect(alerts).toHaveLength(expectedFirst.length);
 
       // Not JSON: dead-lettered by the source. Valid JSON but not a reading: the job's invalid-readings output.
       nc.publish(`${ns}.sensors.x`, 'not json {');
       nc.publish(`${ns}.sensors.a`, JSON.stringify({ sensor: 'a', temperature: 'hot' }));
       publish(phase2);
-      await until(() => alerts.length >= expected.length && deadLetters.length >= 1 && invalid.length >= 1, 10_000);
-      // Nothing more may arrive.
-      await new Promise((res) => setTimeout(res, 300));
+      await until(() => alerts.length >= expected.length && deadLetters.length >= 1 && invalid.length >= 1, `${expected.length} alerts, a dead letter and an invalid reading`);
+
+      // Nothing more may arrive: markers travel each path behind the records above (the source reads one
+      // subject wildcard at parallelism 1, in publish order): a second malformed message (the source's
+      // dead letters), a second invalid reading (validation and its sink, parallelism 1) and per sensor a
+      // reading over the limit (same key: the same alerting subtask and, forward, the same sink subtask).
+      // Anything more the records above cause comes out of its path before that path's marker.
+      nc.publish(`${ns}.sensors.x`, 'still not json {');
+      nc.publish(`${ns}.sensors.a`, JSON.stringify({ sensor: 'a', temperature: 'cold' }));
+      const markers = [r('a', 100, 15), r('b', 100, 16), r('c', 100, 17)];
+      publish(markers);
+      const isMarker = (a: Alert) => a.temperature === 100 && markers.some((m) => m.sensor === a.sensor && m.ts === a.ts);
+      await until(
+        () => markers.every((m) => alerts.some(({ alert }) => alert.sensor === m.sensor && isMarker(alert))) && deadLetters.length >= 2 && invalid.length >= 2,
+        'the alerts of the marker readings, the marker dead letter and the marker invalid reading',
+      );
 
       for (const { subject, alert } of alerts) expect(subject).toBe(`${alertSubjectPrefix}.${alert.sensor}`);
       const got = alerts.map(({ alert }) => ({ sensor: alert.sensor, kind: alert.kind, temperature: alert.temperature, previous: alert.previous }));
       // Each sensor's alerts in order; sensors run on different subtasks, so only per-sensor order is defined.
-      expect(bySensor(got)).toEqual(bySensor(expected));
+      // The markers' alerts come last, after exactly the expected ones.
+      expect(bySensor(got)).toEqual(bySensor(referenceAlerts([...phase1, ...phase2, ...markers])));
       expect(alerts.find((a) => a.alert.sensor === 'a' && a.alert.temperature === 36)?.alert).toMatchObject({
         kind: 'rise',
         ts: 6,
         message: 'sensor a: 36°C is 11° above its previous reading (25°C)',
       });
 
-      expect(deadLetters).toHaveLength(1);
-      expect(deadLetters[0]!.string()).toBe('not json {');
+      expect(deadLetters.map((m) => m.string())).toEqual(['not json {', 'still not json {']);
       expect(deadLetters[0]!.headers?.get('Eddy-Subject')).toBe(`${ns}.sensors.x`);
       expect(deadLetters[0]!.headers?.get('Eddy-Error')).not.toBe('');
-      expect(invalid).toEqual([{ reason: 'temperature must be a finite number', value: { sensor: 'a', temperature: 'hot' } }]);
+      expect(invalid).toEqual([
+        { reason: 'temperature must be a finite number', value: { sensor: 'a', temperature: 'hot' } },
+        { reason: 'temperature must be a finite number', value: { sensor: 'a', temperature: 'cold' } },
+      ]);
 
       const result = await client.cancel();
       expect(result.status).toBe('canceled');

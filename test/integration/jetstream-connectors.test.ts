@@ -1,6 +1,7 @@
 // The JetStream source and sink on a real server: bounded jobs, replay from split state (also rescaled), two-phase commit with dedup, errors.
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobFailedError, StreamEnvironment } from '../../index.ts';
 import type { RuntimeContext } from '../../src/api/functions.ts';
@@ -21,7 +22,7 @@ const created: string[] = [];
 let counter = 0;
 
 beforeAll(async () => {
-  nc = await connect({ servers: natsUrl });
+  nc = await connect(natsConnectionOptions(natsUrl));
   jsm = await jetstreamManager(nc);
   js = jetstream(nc);
 });
@@ -113,10 +114,31 @@ async function pollToEnd<T>(reader: SourceReader<T>): Promise<T[]> {
   return (await pollRecords(reader, Infinity)).values;
 }
 
-/** Nothing more arrives within 300 ms. */
-async function expectNothingMore<T>(reader: SourceReader<T>): Promise<void> {
-  await new Promise((r) => setTimeout(r, 300));
-  const extra: T[] = [];
+/** `p`, or a failure naming `what` once `ms` passed (a generous deadline: it only bounds a hang). */
+async function within<T>(p: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Nothing more arrives from the reader's splits: a marker `{ id: -1 - k }` published now on each of
+ * `subjects` is the next message of that subject (a split reads its subject in stream order), so a
+ * record still to come (a duplicate, a replay) would arrive before its subject's marker. Waits for
+ * every marker and expects nothing else among what came.
+ */
+async function expectNothingMore(reader: SourceReader<{ id: number }>, subjects: string[]): Promise<void> {
+  await publishJson(subjects.map((subject, k) => ({ subject, value: { id: -1 - k } })));
+  const got = await within(pollRecords(reader, subjects.length), `the ${subjects.length} markers`);
+  expect(ids(got.values)).toEqual(range(-subjects.length, 0));
+  // And nothing is buffered after them.
+  const extra: unknown[] = [];
   expect(reader.poll({ collect: (v) => extra.push(v) }, 100)).not.toBe('more');
   expect(extra).toEqual([]);
 }
@@ -198,7 +220,7 @@ describe('JetStream source reader: replay from split state', () => {
     const rest = await pollRecords(r2, 25);
     expect(rest.timestamps.every((t) => t === NO_TIMESTAMP)).toBe(true);
     expect(ids([...first.values, ...rest.values])).toEqual(range(0, 40));
-    await expectNothingMore(r2);
+    await expectNothingMore(r2, subjects);
     // Unbounded: a message published now arrives too.
     await publishJson(records(subjects, 1, 40));
     expect((await pollRecords(r2, 1)).values).toEqual([{ id: 40 }]);
@@ -224,7 +246,7 @@ describe('JetStream source reader: replay from split state', () => {
     const merged = await reader<{ id: number }>({ stream }, 0, 1, [...s0, ...s1]);
     const rest = await pollRecords(merged, 40 - 13);
     expect(ids([...got0.values, ...got1.values, ...rest.values])).toEqual(range(0, 40));
-    await expectNothingMore(merged);
+    await expectNothingMore(merged, subjects);
     await merged.close!();
 
     // And 1 -> 2: one reader's two splits dealt to two readers; a reader with no split idles.

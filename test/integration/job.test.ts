@@ -25,6 +25,15 @@ import {
 const nats = inject('natsUrl');
 const env = (parallelism: number, extra: object = {}) => StreamEnvironment.create({ parallelism, nats, ...extra });
 
+/** Waits until `cond()` holds; fails naming `what` after a generous deadline (it only bounds a hang, it proves nothing). */
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 function plainWordCount(lines: string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const l of lines) for (const w of l.split(/\s+/)) if (w !== '') m.set(w, (m.get(w) ?? 0) + 1);
@@ -194,10 +203,11 @@ describe('unbounded jobs', () => {
       .rebalance()
       .sinkTo({ name: 'count', createWriter: () => ({ invoke: () => void seen++ }) });
     const client = await e.executeAsync('forever');
-    await new Promise((r) => setTimeout(r, 300));
+    // Running: records flow through the exchange into the sinks (more than the generator's first batch).
+    await until(() => seen >= 2_000, 'the sinks to see 2000 records');
     const result = await client.cancel();
     expect(result.status).toBe('canceled');
-    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeGreaterThanOrEqual(2_000);
   });
 
   it('execute() of an unbounded job can be cancelled and resolves as canceled', async () => {

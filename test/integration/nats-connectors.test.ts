@@ -1,5 +1,6 @@
 // The core NATS source and sink on a real server: formats, computed subjects, dead letters and their count.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { Packr, unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobFailedError, StreamEnvironment, natsSink } from '../../index.ts';
@@ -7,7 +8,7 @@ import { JobFailedError, StreamEnvironment, natsSink } from '../../index.ts';
 const natsUrl = inject('natsUrl');
 let nc: NatsConnection;
 beforeAll(async () => {
-  nc = await connect({ servers: natsUrl });
+  nc = await connect(natsConnectionOptions(natsUrl));
 });
 afterAll(async () => {
   await nc.close();
@@ -42,7 +43,7 @@ describe('NATS source and sink', () => {
     const client = await env.executeAsync('nats-connectors');
     await nc.flush();
     const out = receive('conn-test.out.*', 10);
-    const dlq = receive('eddy.dlq.conn-test.in', 2);
+    const dlq = receive('eddy.dlq.nats-connectors', 2);
     const packr = new Packr();
     for (let i = 0; i < 10; i++) nc.publish(`conn-test.in.${i}`, packr.pack({ id: i, name: `n${i}` }));
     nc.publish('conn-test.in.bad', new Uint8Array([0xc1])); // 0xc1 is never valid msgpack

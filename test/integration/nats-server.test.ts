@@ -1,13 +1,15 @@
-// Integration tests for the embedded nats-server: startup, round trip, clean stop, helpful errors, no orphans.
+// Integration tests for the embedded nats-server: startup, round trip, credentials, clean stop, helpful errors, no orphans.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect, errors } from '@nats-io/transport-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isEddyError } from '../../src/errors.ts';
-import { connectNats, findNatsServerBinary, startEmbeddedNatsServer } from '../../src/transport/nats-server.ts';
+import { connectNats, findNatsServerBinary, natsConnectionOptions, startEmbeddedNatsServer } from '../../src/transport/nats-server.ts';
+import { commandLinesContaining } from '../support/command-lines.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = join(repoRoot, 'test/fixtures/embedded-nats-child.ts');
@@ -72,16 +74,17 @@ describe('embedded nats-server', () => {
     expect(findNatsServerBinary()).toBeTypeOf('string');
   });
 
-  it('the global setup provides a working server', async () => {
+  it('the global setup provides a working server, and its URL carries the credential', async () => {
     const url = inject('natsUrl');
-    expect(url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
+    expect(url).toMatch(/^nats:\/\/eddy:[0-9a-f]{64}@127\.0\.0\.1:\d+$/);
     await expectRoundTrip(url);
   });
 
   it('starts, round-trips a message, accepts 8MB payloads, and stops without leaving a process', async () => {
     const listenersBefore = ['SIGINT', 'SIGTERM', 'exit'].map((e) => process.listenerCount(e));
     const server = await startEmbeddedNatsServer({ storeDir: tempDir() });
-    expect(server.url).toBe(`nats://127.0.0.1:${server.port}`);
+    expect(server.address).toBe(`nats://127.0.0.1:${server.port}`);
+    expect(server.url).toBe(`nats://eddy:${server.connectOptions.pass}@127.0.0.1:${server.port}`);
     expect(pidAlive(server.pid)).toBe(true);
     await expectRoundTrip(server.url);
 
@@ -126,6 +129,75 @@ describe('embedded nats-server', () => {
     } finally {
       if (saved === undefined) delete process.env.EDDY_NATS_SERVER_BIN;
       else process.env.EDDY_NATS_SERVER_BIN = saved;
+    }
+  });
+});
+
+/** The error a promise rejects with, or the value it resolves with. */
+const outcome = <T>(p: Promise<T>): Promise<T | unknown> => p.then((v) => v, (e: unknown) => e);
+
+describe('the embedded server admits only its per-run credential', () => {
+  it('refuses a client without the credential or with a wrong one (AuthorizationError); accepts its own', async () => {
+    const server = await startEmbeddedNatsServer({ storeDir: tempDir() });
+    try {
+      const none = await outcome(connect({ servers: server.address, reconnect: false, timeout: 5_000 }));
+      expect(none).toBeInstanceOf(errors.AuthorizationError);
+      const wrong = await outcome(connect({ servers: server.address, user: 'eddy', pass: 'guess', reconnect: false, timeout: 5_000 }));
+      expect(wrong).toBeInstanceOf(errors.AuthorizationError);
+      // Through eddy: a clear EddyError that does not repeat any secret.
+      const viaEddy = await outcome(connectNats(server.address, { timeoutMs: 5_000 }));
+      expect(isEddyError(viaEddy, 'EDDY_NATS_AUTH')).toBe(true);
+      expect((viaEddy as Error).message).toContain(server.address);
+      const viaEddyWrong = await outcome(connectNats(server.url.replace(server.connectOptions.pass, 'f'.repeat(64)), { timeoutMs: 5_000 }));
+      expect(isEddyError(viaEddyWrong, 'EDDY_NATS_AUTH')).toBe(true);
+      expect((viaEddyWrong as Error).message).not.toContain('f'.repeat(64));
+      expect((viaEddyWrong as Error).message).toContain(`nats://***@127.0.0.1:${server.port}`);
+
+      const nc = await connect({ ...server.connectOptions, reconnect: false, timeout: 5_000 });
+      expect(nc.info?.auth_required).toBe(true);
+      await nc.close();
+      await expectRoundTrip(server.url);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('the global setup\'s server refuses a client without the credential too', async () => {
+    const { servers } = natsConnectionOptions(inject('natsUrl'));
+    expect(await outcome(connect({ servers, reconnect: false, timeout: 5_000 }))).toBeInstanceOf(errors.AuthorizationError);
+  });
+
+  it('each server has its own credential: one server\'s password does not open another', async () => {
+    const [a, b] = await Promise.all([startEmbeddedNatsServer({ storeDir: tempDir() }), startEmbeddedNatsServer({ storeDir: tempDir() })]);
+    try {
+      expect(a.connectOptions.pass).toMatch(/^[0-9a-f]{64}$/);
+      expect(a.connectOptions.pass).not.toBe(b.connectOptions.pass);
+      const crossed = await outcome(connect({ ...a.connectOptions, servers: b.address, reconnect: false, timeout: 5_000 }));
+      expect(crossed).toBeInstanceOf(errors.AuthorizationError);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('keeps the credential in a 0600 config file in a 0700 directory, never on a command line', async () => {
+    // An older eddy left a world-readable store directory and config file behind: both are tightened.
+    const dir = join(tempDir(), 'store');
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    const conf = join(dir, 'nats-server.conf');
+    writeFileSync(conf, 'max_payload: 8MB\n');
+    chmodSync(conf, 0o644);
+    const server = await startEmbeddedNatsServer({ storeDir: dir });
+    try {
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(conf).mode & 0o777).toBe(0o600);
+      expect(readFileSync(conf, 'utf8')).toContain(`password: "${server.connectOptions.pass}"`);
+      // The scan reads command lines: it sees the server's own, which names the config file...
+      expect(readFileSync(`/proc/${server.pid}/cmdline`, 'utf8')).toContain(conf);
+      // ...and no process (nats-server, its watchdog shell, this one) has the password in its command line.
+      expect(commandLinesContaining(server.connectOptions.pass)).toEqual([]);
+    } finally {
+      await server.stop();
     }
   });
 });

@@ -1,6 +1,7 @@
 // The window examples as libraries, on the shared test nats-server: sensor averages (with late readings) and user sessions.
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { describe, expect, inject, it } from 'vitest';
 import { StreamEnvironment } from 'eddy';
 import { buildSensorAveragesJob, runSensorAveragesDemo, type SensorAverage } from '../../examples/sensor-averages.ts';
@@ -11,9 +12,13 @@ const natsUrl = inject('natsUrl');
 const env = (parallelism: number) => StreamEnvironment.create({ parallelism, nats: natsUrl, autoWatermarkIntervalMs: 50 });
 const namespace = (): string => `t${randomBytes(4).toString('hex')}`;
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+/** Waits until `cond()` holds; fails naming `what` after a generous deadline (it only bounds a hang, it proves nothing). */
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!cond() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Subscribes to `subject` and collects the JSON messages. */
@@ -49,7 +54,7 @@ describe('examples/sensor-averages.ts', () => {
     const e = env(2);
     buildSensorAveragesJob(e, { sensorSubject: `${ns}.sensors.*`, averageSubjectPrefix: `${ns}.averages`, lateSubject: `${ns}.late`, invalidSubject: `${ns}.invalid`, windowMs: 1000, outOfOrdernessMs: 100 });
     const client = await e.executeAsync('sensor averages test');
-    const nc = await connect({ servers: natsUrl, name: 'window-examples-test' });
+    const nc = await connect({ ...natsConnectionOptions(natsUrl), name: 'window-examples-test' });
     try {
       const averages = await collect<SensorAverage>(nc, `${ns}.averages.>`);
       const late = await collect<Reading>(nc, `${ns}.late`);
@@ -58,14 +63,23 @@ describe('examples/sensor-averages.ts', () => {
       // A reading far ahead moves the watermark past every window above (its own window stays open).
       for (const x of [...readings, r('clock', 0, 10_000)]) nc.publish(`${ns}.sensors.${x.sensor}`, JSON.stringify(x));
       const expected = referenceAverages(readings, 1000);
-      await until(() => averages.length >= expected.length, 10_000);
+      await until(() => averages.length >= expected.length, `${expected.length} averages`);
       expect(averages.sort(byWindow)).toEqual(expected.sort(byWindow));
       // Behind the watermark (9899) by more than the allowed lateness (0): late.
       nc.publish(`${ns}.sensors.s1`, JSON.stringify(r('s1', 99, 500)));
-      await until(() => late.length >= 1, 10_000);
-      await new Promise((res) => setTimeout(res, 200));
-      expect(late).toEqual([r('s1', 99, 500)]);
-      expect(averages).toHaveLength(expected.length);
+      // Markers behind it, on its path (the one source subject wildcard, then key s1: the same window
+      // instance and, forward, the same sink instances): a second late reading of s1, and a reading of
+      // s1 in a new window that a later clock reading closes. Whatever the late reading caused (another
+      // late output, an average re-fired by it) comes out of s1's instance before the markers do.
+      const lateMarker = r('s1', 98, 600);
+      const windowMarker = r('s1', 50, 10_500);
+      for (const x of [lateMarker, windowMarker, r('clock', 0, 20_000)]) nc.publish(`${ns}.sensors.${x.sensor}`, JSON.stringify(x));
+      // The clock reading at 20 000 closes s1's marker window and the clock's own [10 000, 11 000).
+      const markerAverages = referenceAverages([windowMarker, r('clock', 0, 10_000)], 1000);
+      const arrived = (a: SensorAverage) => averages.some((b) => byWindow(a, b) === 0);
+      await until(() => late.length >= 2 && markerAverages.every(arrived), 'the late marker and the marker averages');
+      expect(late).toEqual([r('s1', 99, 500), lateMarker]);
+      expect(averages.sort(byWindow)).toEqual([...expected, ...markerAverages].sort(byWindow));
       expect(expected.find((a) => a.sensor === 's1' && a.start === 0)).toEqual({ sensor: 's1', start: 0, end: 1000, average: 20.5, count: 3, min: 19, max: 22.5 });
     } finally {
       await client.cancel();
@@ -133,7 +147,7 @@ describe('examples/user-sessions.ts', () => {
     const e = env(3);
     buildUserSessionsJob(e, { clickSubject: `${ns}.clicks.*`, sessionSubjectPrefix: `${ns}.sessions`, invalidSubject: `${ns}.invalid`, gapMs: 1000, outOfOrdernessMs: 100 });
     const client = await e.executeAsync('user sessions test');
-    const nc = await connect({ servers: natsUrl, name: 'window-examples-test' });
+    const nc = await connect({ ...natsConnectionOptions(natsUrl), name: 'window-examples-test' });
     try {
       const sessions = await collect<Session>(nc, `${ns}.sessions.>`);
       const invalid = await collect<{ reason: string }>(nc, `${ns}.invalid`);
@@ -152,11 +166,20 @@ describe('examples/user-sessions.ts', () => {
       nc.publish(`${ns}.clicks.bad`, JSON.stringify({ user: 'bad user!', page: 'x', ts: 1 }));
       const expected = referenceSessions(clicks, 1000);
       expect(expected).toHaveLength(5);
-      await until(() => sessions.length >= expected.length && invalid.length >= 1, 10_000);
-      await new Promise((res) => setTimeout(res, 200));
-      expect(sessions.sort(byWindow)).toEqual(expected.sort(byWindow));
+      await until(() => sessions.length >= expected.length && invalid.length >= 1, `${expected.length} sessions and 1 invalid click`);
+      // Markers on the same paths: per user a click far later (same key: the same window instance and,
+      // forward, the same sink instance), closed by a later clock click, and a second invalid click (all
+      // at parallelism 1). Any further session of a user, or invalid report, comes out before its marker.
+      const markers = ['ann', 'bob', 'cy'].map((u) => c(u, 'marker', 100_000));
+      for (const x of [...markers, c('clock', 'x', 200_000)]) nc.publish(`${ns}.clicks.${x.user}`, JSON.stringify(x));
+      nc.publish(`${ns}.clicks.bad`, JSON.stringify({ user: 'bad', page: 7, ts: 1 }));
+      // The clock click at 200 000 closes the markers' sessions and the clock's session at 60 000.
+      const markerSessions = referenceSessions([...markers, c('clock', 'x', 60_000)], 1000);
+      const arrived = (m: Session) => sessions.some((s) => byWindow(m, s) === 0);
+      await until(() => markerSessions.every(arrived) && invalid.length >= 2, 'the marker sessions and the marker invalid click');
+      expect(sessions.sort(byWindow)).toEqual([...expected, ...markerSessions].sort(byWindow));
       expect(sessions.find((s) => s.user === 'ann' && s.start === 0)).toEqual({ user: 'ann', start: 0, lastClick: 1250, end: 2250, clicks: 3, pages: ['home', 'search'] });
-      expect(invalid.map((i) => i.reason)).toEqual(['user must be 1-64 letters, digits, _ or -']);
+      expect(invalid.map((i) => i.reason)).toEqual(['user must be 1-64 letters, digits, _ or -', 'page must be a string']);
     } finally {
       await client.cancel();
       await nc.close();

@@ -1,13 +1,14 @@
 // Aligned checkpoint barriers in the InputGate: the snapshot sees exactly the records before the barrier on every channel.
 import fc from 'fast-check';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FRAME_BARRIER, FRAME_DATA, FRAME_END_OF_INPUT, FrameCodec, type Frame } from '../../src/transport/frame-codec.ts';
 import { InputGate, type InputHandler } from '../../src/transport/input-gate.ts';
 
 let nc: NatsConnection;
 beforeAll(async () => {
-  nc = await connect({ servers: inject('natsUrl') });
+  nc = await connect(natsConnectionOptions(inject('natsUrl')));
 });
 afterAll(async () => {
   await nc.close();

@@ -1,5 +1,6 @@
 // Watermark monotonicity and the min-over-active-channels rule of the input gate, for random frame sequences.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FrameCodec, FRAME_END_OF_INPUT, FRAME_STATUS, FRAME_WATERMARK, type Frame } from '../../src/transport/frame-codec.ts';
@@ -7,7 +8,7 @@ import { InputGate } from '../../src/transport/input-gate.ts';
 
 let nc: NatsConnection;
 beforeAll(async () => {
-  nc = await connect({ servers: inject('natsUrl') });
+  nc = await connect(natsConnectionOptions(inject('natsUrl')));
 });
 afterAll(async () => {
   await nc.close();

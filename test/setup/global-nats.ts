@@ -1,4 +1,4 @@
-// vitest globalSetup: starts one embedded nats-server for the whole test run and provides its URL as `natsUrl`.
+// vitest globalSetup: starts one embedded nats-server for the whole test run and provides its URL (credential included) as `natsUrl`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,13 @@ import { startEmbeddedNatsServer } from '../../src/transport/nats-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** URL of the nats-server shared by all tests of the run; read with `inject('natsUrl')`. */
+    /**
+     * URL of the nats-server shared by all tests of the run, read with `inject('natsUrl')`. Like every
+     * embedded server it admits only clients with its per-run credential, which this URL carries
+     * (`nats://eddy:<password>@127.0.0.1:<port>`): eddy (the `nats` option, NATS_URL, connectNats)
+     * takes it as is; `connect()` of `@nats-io/transport-node` needs `natsConnectionOptions(natsUrl)`.
+     * Give it to child processes as NATS_URL, never on their command line.
+     */
     natsUrl: string;
   }
 }

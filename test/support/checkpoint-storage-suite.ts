@@ -75,6 +75,51 @@ export function checkpointStorageSuite(name: string, create: () => Promise<Check
       await s.close();
     });
 
+    it('latest never moves backwards: an older checkpoint committed after a newer one is recorded, not made the latest', async () => {
+      const s = await create();
+      await s.writeBlob('b', 1, bytes(1));
+      await s.commit(meta(3, [], 'b'));
+      await s.commit(meta(2, [], 'b'));
+      expect((await s.latest())!.id).toBe(3);
+      expect(await s.completed()).toEqual([2, 3]);
+      expect((await s.get(2))!.id).toBe(2);
+      // Concurrent commits (maxConcurrent > 1), the older one issued last.
+      await Promise.all([s.commit(meta(5, [], 'b')), s.commit(meta(4, [], 'b'))]);
+      expect((await s.latest())!.id).toBe(5);
+      // Pruning keeps the latest, whatever order the commits came in.
+      await s.prune(1);
+      expect(await s.completed()).toEqual([5]);
+      expect((await s.latest())!.id).toBe(5);
+      await s.close();
+    });
+
+    it('prune keeps what a checkpoint older than the latest, still pending, wrote or refers to; a later prune frees it', async () => {
+      const s = await create();
+      // Checkpoint 1: full chunk c1. Checkpoint 2 (pending, maxConcurrent 2) appends c2 to c1's chain.
+      // Checkpoint 3 completes first with a full chunk c3.
+      for (const [id, cp] of [['c1', 1], ['c2', 2], ['c3', 3]] as const) await s.writeChunk(id, cp, new Map([[0, bytes(cp)]]));
+      for (const [id, cp] of [['s1', 1], ['s2', 2], ['s3', 3]] as const) await s.writeBlob(id, cp, bytes(cp));
+      await s.commit(meta(1, ['c1'], 's1'));
+      await s.commit(meta(3, ['c3'], 's3'));
+      // What the coordinator knows of checkpoint 2 so far: its id, and the ack that refers to c1.
+      await s.prune(1, { oldestPending: 2, referenced: new Set(['c1']) });
+      expect(await s.completed()).toEqual([3]);
+      for (const id of ['c1', 'c2', 'c3']) expect(await parts(s, id)).toHaveLength(1);
+      expect([...(await s.readBlob('s2'))]).toEqual([2]);
+      await expect(s.readBlob('s1')).rejects.toThrow(/EDDY_STATE_MISMATCH/);
+      // Checkpoint 2 commits late: complete and readable, but checkpoint 3 stays the latest.
+      await s.commit(meta(2, ['c1', 'c2'], 's2'));
+      expect((await s.latest())!.id).toBe(3);
+      expect(await parts(s, 'c1')).toHaveLength(1);
+      // Nothing pending any more: checkpoint 2 is older than the retained one and goes.
+      await s.prune(1);
+      expect(await s.completed()).toEqual([3]);
+      for (const id of ['c1', 'c2']) expect(await parts(s, id)).toEqual([]);
+      await expect(s.readBlob('s2')).rejects.toThrow(/EDDY_STATE_MISMATCH/);
+      expect([...(await s.readBlob('s3'))]).toEqual([3]);
+      await s.close();
+    });
+
     if (reopen !== undefined)
       it('a completed checkpoint survives close and reopen; a later uncommitted one leaves it the latest', async () => {
         let s = await create();

@@ -39,9 +39,10 @@ function reader(count: number, subtask: number, parallelism: number, sink: numbe
     const run: FusedRun = {
       fns: [(x: number) => x, { collect: (v: number) => sink.push(v) }],
       names: ['Map'],
-      lines: ['s = 0;', 'const a0 = f[0](v);', 'f[1].collect(a0, ts);'],
+      failed: [(e) => { throw e; }],
+      lines: ['s = 0; x = v;', 'const a0 = f0(v);', 'f1.collect(a0, ts);'],
     };
-    expect(r.fuse!(run, (e) => e as never, 'Generator Source', () => undefined)).toBe(true);
+    expect(r.fuse!(run, () => undefined)).toBe(true);
   }
   return r;
 }
@@ -186,16 +187,31 @@ describe('generator reader', () => {
     }
   });
 
-  it('an error in the fused generator function names the source and fails only that record', () => {
+  it('an error in the fused generator function goes through the source policy and fails only that record', () => {
+    const ctx = context(0, 1);
     const r = generatorSource(10, (i) => {
       if (i === 4) throw new Error('boom');
       return i;
-    }).createReader(context(0, 1)) as SourceReader<number>;
+    }).createReader({ ...ctx, recordFailed: (e) => { throw Object.assign(e as Error, { op: 'gen' }); } }) as SourceReader<number>;
     const sink: number[] = [];
-    const run: FusedRun = { fns: [{ collect: (v: number) => sink.push(v) }], names: [], lines: ['f[0].collect(v, ts);'] };
-    r.fuse!(run, (e, op) => Object.assign(e as Error, { op }) as never, 'gen', () => undefined);
+    const run: FusedRun = { fns: [{ collect: (v: number) => sink.push(v) }], names: [], failed: [], lines: ['f0.collect(v, ts);'] };
+    r.fuse!(run, () => undefined);
     expect(() => r.poll(out(sink), 100)).toThrow(expect.objectContaining({ message: 'boom', op: 'gen' }));
     expect(sink).toEqual([0, 1, 2, 3]);
     expect(r.snapshotState!()).toEqual([{ next: 5, step: 1 }]);
   });
+
+  for (const fused of [true, false])
+    it(`a record-failure policy that dead-letters skips the failing index and reads on (${fused ? 'fused' : 'unfused'})`, () => {
+      const letters: unknown[] = [];
+      const r = generatorSource(10, (i) => {
+        if (i === 4 || i === 7) throw new Error('boom');
+        return i;
+      }).createReader({ ...context(0, 1), recordFailed: (_e, rec) => void letters.push(rec) }) as SourceReader<number>;
+      const sink: number[] = [];
+      if (fused) r.fuse!({ fns: [{ collect: (v: number) => sink.push(v) }], names: [], failed: [], lines: ['f0.collect(v, ts);'] }, () => undefined);
+      expect(r.poll(out(sink), 100)).toBe('end');
+      expect(sink).toEqual([0, 1, 2, 3, 5, 6, 8, 9]);
+      expect(letters).toEqual([4, 7]);
+    });
 });

@@ -20,11 +20,11 @@ describe('pendingCheckpointMachine', () => {
     expect(after('ACKED_ALL', 'COMMITTED')).toEqual({ value: 'completed', done: true });
   });
 
-  it.each(['DECLINED', 'TIMEOUT', 'TASK_FAILED'] as const)('%s aborts a pending checkpoint', (e) => {
+  it.each(['DECLINED', 'TIMEOUT', 'TASK_FAILED', 'SUBSUMED'] as const)('%s aborts a pending checkpoint', (e) => {
     expect(after(e)).toEqual({ value: 'aborted', done: true });
   });
 
-  it.each(['DECLINED', 'TIMEOUT', 'TASK_FAILED'] as const)('%s is ignored while committing: the commit decides', (e) => {
+  it.each(['DECLINED', 'TIMEOUT', 'TASK_FAILED', 'SUBSUMED'] as const)('%s is ignored while committing: the commit decides', (e) => {
     expect(after('ACKED_ALL', e)).toEqual({ value: 'committing', done: false });
     expect(after('ACKED_ALL', e, 'COMMITTED')).toEqual({ value: 'completed', done: true });
   });
@@ -39,7 +39,7 @@ describe('pendingCheckpointMachine', () => {
   });
 
   it('a completed checkpoint is never aborted, an aborted one never completes', () => {
-    const events = ['ACKED_ALL', 'COMMITTED', 'DECLINED', 'TIMEOUT', 'TASK_FAILED', 'COMMIT_FAILED'] as const;
+    const events = ['ACKED_ALL', 'COMMITTED', 'DECLINED', 'TIMEOUT', 'TASK_FAILED', 'SUBSUMED', 'COMMIT_FAILED'] as const;
     expect(after('ACKED_ALL', 'COMMITTED', ...events)).toEqual({ value: 'completed', done: true });
     expect(after('TIMEOUT', ...events)).toEqual({ value: 'aborted', done: true });
     expect(after('ACKED_ALL', 'COMMIT_FAILED', ...events)).toEqual({ value: 'aborted', done: true });
