@@ -58,7 +58,8 @@ function processesMentioning(needle: string): string[] {
     .map((l) => l.trim());
 }
 
-async function noProcessesMentioning(needle: string, timeoutMs = 5_000): Promise<string[]> {
+/** Polls until no process mentions `needle` (a positive condition: they are gone); returns those left at a generous deadline. */
+async function noProcessesMentioning(needle: string, timeoutMs = 30_000): Promise<string[]> {
   const deadline = performance.now() + timeoutMs;
   let left = processesMentioning(needle);
   while (left.length > 0 && performance.now() < deadline) {

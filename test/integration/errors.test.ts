@@ -9,6 +9,15 @@ import { subjects } from '../../src/transport/subjects.ts';
 
 const nats = inject('natsUrl');
 
+/** Waits until `cond()` holds; fails naming `what` after a generous deadline (it only bounds a hang, it proves nothing). */
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function failure(p: Promise<unknown>): Promise<EddyError> {
   try {
     await p;
@@ -199,13 +208,15 @@ describe('faults', () => {
     const server = await startEmbeddedNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'eddy-lost-')) });
     try {
       const env = StreamEnvironment.create({ nats: server.url, parallelism: 2, connectionLossTimeoutMs: 1000 });
+      let seen = 0;
       env
         .fromGenerator(Infinity, (i) => i, { ratePerSecond: 2000 })
         .keyBy((i) => i % 7)
         .sum()
-        .sinkTo({ name: 'discard', createWriter: () => ({ invoke: () => undefined }) });
+        .sinkTo({ name: 'count', createWriter: () => ({ invoke: () => void seen++ }) });
       const client = await env.executeAsync('lost');
-      await new Promise((r) => setTimeout(r, 200));
+      // The server goes away under a job that runs: records flow through the keyed exchange (over NATS) into the sinks.
+      await until(() => seen >= 200, 'the sinks to see 200 records');
       await server.stop();
       const t0 = performance.now();
       const result = await client.result;

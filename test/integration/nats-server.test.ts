@@ -33,7 +33,8 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-async function waitForPidGone(pid: number, timeoutMs = 5_000): Promise<boolean> {
+/** Polls until the process is gone (a positive condition; the generous deadline only bounds a hang). */
+async function waitForPidGone(pid: number, timeoutMs = 30_000): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (!pidAlive(pid)) return true;

@@ -21,6 +21,29 @@ async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Pro
   }
 }
 
+/**
+ * An abort signal for a demo that runs until aborted: `check()` aborts once `cond()` holds, a generous
+ * deadline aborts it too, and `expectReached()` then fails naming `what` unless `cond` was the reason.
+ */
+function stopWhen(cond: () => boolean, what: string, timeoutMs = 30_000) {
+  const controller = new AbortController();
+  let reached = false;
+  const giveUp = setTimeout(() => controller.abort(), timeoutMs);
+  return {
+    signal: controller.signal,
+    check: (): void => {
+      if (!reached && cond()) {
+        reached = true;
+        controller.abort();
+      }
+    },
+    expectReached: (): void => {
+      clearTimeout(giveUp);
+      expect(reached, `timed out after ${timeoutMs} ms waiting for ${what}`).toBe(true);
+    },
+  };
+}
+
 /** Subscribes to `subject` and collects the JSON messages. */
 async function collect<T>(nc: NatsConnection, subject: string): Promise<T[]> {
   const got: T[] = [];
@@ -90,6 +113,9 @@ describe('examples/sensor-averages.ts', () => {
   it('the demo publishes simulated readings, reports averages and late readings, and cancels the job', async () => {
     const ns = namespace();
     const lines: string[] = [];
+    // It runs until it reported enough (not for a fixed time): 6 averages and a late reading of more than 100 readings.
+    const count = { readings: 0, averages: 0, late: 0 };
+    const stop = stopWhen(() => count.readings > 100 && count.averages > 5 && count.late > 0, 'more than 100 readings, 5 averages and a late reading');
     const { published, averages, late, result } = await runSensorAveragesDemo({
       env: env(2),
       subjectPrefix: `${ns}.sensors`,
@@ -99,11 +125,22 @@ describe('examples/sensor-averages.ts', () => {
       windowMs: 300,
       outOfOrdernessMs: 50,
       ratePerSecond: 100,
-      durationMs: 2_000,
+      durationMs: Infinity,
+      signal: stop.signal,
       lateOneIn: 10,
       lateByMs: 5_000,
-      log: (l) => lines.push(l),
+      onReading: () => {
+        count.readings++;
+        stop.check();
+      },
+      log: (l) => {
+        lines.push(l);
+        if (l.startsWith('AVERAGE ')) count.averages++;
+        if (l.startsWith('LATE ')) count.late++;
+        stop.check();
+      },
     });
+    stop.expectReached();
     expect(result.status).toBe('canceled');
     expect(published).toBeGreaterThan(100);
     expect(averages.length).toBeGreaterThan(5);
@@ -194,6 +231,9 @@ describe('examples/user-sessions.ts', () => {
 
     const ns = namespace();
     const published: Click[] = [];
+    // It runs until it reported 3 sessions (not for a fixed time).
+    let reported = 0;
+    const stop = stopWhen(() => reported > 2, '3 sessions');
     const { sessions, result } = await runUserSessionsDemo({
       env: env(2),
       subjectPrefix: `${ns}.clicks`,
@@ -202,10 +242,15 @@ describe('examples/user-sessions.ts', () => {
       gapMs: 250,
       outOfOrdernessMs: 20,
       users: ['u1', 'u2', 'u3'],
-      durationMs: 3_000,
+      durationMs: Infinity,
+      signal: stop.signal,
       onClick: (c) => published.push(c),
-      log: () => {},
+      log: (l) => {
+        if (l.startsWith('SESSION ')) reported++;
+        stop.check();
+      },
     });
+    stop.expectReached();
     expect(result.status).toBe('canceled');
     expect(sessions.length).toBeGreaterThan(2);
     // Every reported session is one the clicks make (the last ones may still be open at cancel time).
