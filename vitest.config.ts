@@ -11,4 +11,6 @@ export default defineConfig({
     // Forks, not threads: tests spawn processes and install signal handlers, which must stay per-process.
     pool: 'forks',
   },
+  // `eddy` and `eddy/testing` are the package's own sources (tsconfig.json "paths"), not the build in dist/ that package.json exports.
+  resolve: { tsconfigPaths: true },
 });

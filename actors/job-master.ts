@@ -237,9 +237,11 @@ export class JobMaster {
       this.actor.send({ type: 'DEPLOYED' });
     } else if (this.state !== 'restarting' || broken !== undefined) return;
     for (const r of regions) r.running = true;
-    for (const t of tasks) t.start();
+    // The coordinator listens before any source runs: a source that ends at once (a small bounded
+    // job) reports it at once, and a report published before the subscription would be lost.
     if (initial) this.coordinator?.start();
-    else if (this.regions.every((r) => r.running)) this.actor.send({ type: 'RESTARTED' });
+    for (const t of tasks) t.start();
+    if (!initial && this.regions.every((r) => r.running)) this.actor.send({ type: 'RESTARTED' });
   }
 
   private onTaskResult(r: Region, attempt: number, rep: TaskStatusReport, task: Task): void {

@@ -1,4 +1,5 @@
 // Runs jobs in this process: resolves NATS (embedded by default), plans the graph and runs a JobMaster.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -18,6 +19,7 @@ import { EddyError } from '../src/errors.ts';
 import type { ResolvedConfig } from '../src/api/config.ts';
 import type { StreamGraph } from '../src/graph/stream-graph.ts';
 import { jobDirName, registerJob, unregisterJob } from '../src/api/job-registry.ts';
+import { announceJobNotice } from '../src/api/job-notices.ts';
 import { JobMaster } from './job-master.ts';
 
 interface Storages {
@@ -31,7 +33,9 @@ interface Storages {
  * Opens the job's checkpoint storage (`<stateDir>/checkpoints/<job name>`) and what it restores
  * from. A fresh run (no `restore`) starts a new checkpoint history; `{ latest: true }` continues
  * the job of the latest checkpoint with its job id (so sink transaction ids stay the same), or
- * starts empty when none completed (nothing was committed then); a savepoint starts a new job id.
+ * starts empty when the directory holds none completed (the process died before its first
+ * checkpoint: nothing was committed then); it fails when there is no checkpoint directory at all
+ * (as Flink fails on a restore path that does not exist). A savepoint starts a new job id.
  */
 async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph): Promise<Storages> {
   const dir = join(cfg.stateDir, 'checkpoints', jobDirName(jobName));
@@ -45,6 +49,13 @@ async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamG
   };
   try {
     if (cfg.restore !== undefined && 'latest' in cfg.restore) {
+      if (!existsSync(dir))
+        throw new EddyError(
+          'EDDY_CONFIG',
+          `no checkpoint of job "${jobName}" under ${dir}: nothing to resume (a job keeps its checkpoints when it fails or its process dies; ` +
+            'one that finished or was canceled deleted them, one without checkpointing wrote none). Check the job name and the state dir, ' +
+            'or start without --resume (restore: { latest: true }) to begin from empty state.',
+        );
       storage = await LevelCheckpointStorage.open(dir);
       const meta = await storage.latest();
       if (meta !== undefined) {
@@ -203,6 +214,14 @@ export const localExecutor: PipelineExecutor = {
       triggerCheckpoint: () => master.triggerCheckpoint(),
     };
     await master.deployed;
+    // Say where the state came from (eddy run prints it); the library itself never prints.
+    if (storages.restore !== undefined) {
+      const { meta, storage } = storages.restore;
+      const from = cfg.restore !== undefined && 'latest' in cfg.restore ? 'checkpoint' : 'savepoint';
+      announceJobNotice({ kind: 'restored', jobName: job.jobName, jobId, from, checkpointId: meta.id, timestamp: meta.timestamp, location: storage.location });
+    } else if (cfg.restore !== undefined && 'latest' in cfg.restore) {
+      announceJobNotice({ kind: 'resume-empty', jobName: job.jobName, jobId, location: join(cfg.stateDir, 'checkpoints', jobDirName(job.jobName)) });
+    }
     return { client, collected: result.then(() => collector.records) };
   },
 };

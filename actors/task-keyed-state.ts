@@ -23,11 +23,11 @@ export class TaskKeyedState {
     const { d } = this;
     for (const node of d.vertex.nodes) {
       if (!node.keyed) continue;
-      if (d.stateBackend === 'heap') this.backends.set(node.id, new HeapKeyedStateBackend(node.name, d.plan.maxParallelism));
+      if (d.stateBackend === 'heap') this.backends.set(node.id, new HeapKeyedStateBackend(node.name, d.plan.maxParallelism, { clock: d.clock }));
       else {
         // The attempt is in the path: a restarted task never opens the directory its predecessor may still hold.
         const path = join(d.stateDir, 'jobs', d.jobId, `v${d.vertex.id}-s${d.subtask}-n${node.id}-a${d.attempt}`);
-        const backend = await LevelKeyedStateBackend.open({ path, operatorName: node.name, maxParallelism: d.plan.maxParallelism, wipe: true });
+        const backend = await LevelKeyedStateBackend.open({ path, operatorName: node.name, maxParallelism: d.plan.maxParallelism, wipe: true, clock: d.clock });
         this.level.push(backend);
         this.backends.set(node.id, backend);
       }

@@ -1,35 +1,28 @@
 #!/usr/bin/env node
-// The `eddy` executable: loads TypeScript through tsx (job scripts and eddy's own sources), then runs src/cli/main.ts.
-import { register as registerHooks } from 'node:module';
+// The `eddy` executable: runs the CLI from the built JavaScript in dist/ (an installed package) or, in a clone, from the TypeScript sources through tsx.
+import { existsSync } from 'node:fs';
 import { register as registerTsxCjs } from 'tsx/cjs/api';
 import { register as registerTsxEsm } from 'tsx/esm/api';
 
-// Both loaders, as `node --import tsx` does: a .ts file outside a "type": "module" package loads as CommonJS.
+// tsx compiles the user's TypeScript job (and, in a clone, eddy's own sources). Both loaders, as
+// `node --import tsx` does, so a job may import .ts helpers of either module type. The job file
+// itself is always loaded as an ES module (src/cli/load-job.ts).
 registerTsxCjs();
 registerTsxEsm();
 
-// A job script outside this package (e.g. ~/jobs/job.ts) may `import ... from 'eddy'` even where no
-// node_modules provides it: when the normal lookup fails, 'eddy' and 'eddy/testing' resolve to this
-// installation. Registered after tsx, so it runs first and defers to tsx and node for everything else.
-const fallbacks = {
-  eddy: new URL('../index.ts', import.meta.url).href,
-  'eddy/testing': new URL('../src/testing/index.ts', import.meta.url).href,
-};
-const resolveHook = `
-let fallbacks = {};
-export function initialize(data) { fallbacks = data; }
-export async function resolve(specifier, context, next) {
-  try {
-    return await next(specifier, context);
-  } catch (e) {
-    if (e?.code === 'ERR_MODULE_NOT_FOUND' && Object.hasOwn(fallbacks, specifier)) return next(fallbacks[specifier], context);
-    throw e;
-  }
+// A clone has src/ and runs it, so an edit needs no build; the package ships only dist/ and bin/
+// ("files" in package.json), so an installed eddy runs its compiled JavaScript.
+const sources = new URL('../src/cli/main.ts', import.meta.url);
+const built = new URL('../dist/src/cli/main.js', import.meta.url);
+const entry = existsSync(sources) ? sources : built;
+if (!existsSync(entry)) {
+  process.stderr.write(
+    `eddy: this installation has neither its sources nor its build (looked for ${built.pathname}): ` +
+      'run "npm run build" in the eddy package, or reinstall it\n',
+  );
+  process.exit(1);
 }
-`;
-registerHooks(`data:text/javascript,${encodeURIComponent(resolveHook)}`, { parentURL: import.meta.url, data: fallbacks });
-
-const { main, formatError, debugEnabled } = await import('../src/cli/main.ts');
+const { main, formatError, debugEnabled } = await import(entry.href);
 
 // A promise the job forgot to await (e.g. `env.execute()` without await) still ends eddy with one
 // readable message and exit code 1; the exit hook of the embedded nats-server stops it.

@@ -1,5 +1,6 @@
 // The public API surface of eddy (re-exported by the package entry, which also registers the runtime).
-export { StreamEnvironment, JobFailedError } from './api/stream-environment.ts';
+export { StreamEnvironment, JobFailedError, CheckpointingMode } from './api/stream-environment.ts';
+export { Time, Duration } from './api/time.ts';
 export type { JobExecution } from './api/stream-environment.ts';
 export type { StreamEnvironmentConfig } from './api/config.ts';
 export { DataStream, KeyedStream, DataStreamSink } from './api/data-stream.ts';
@@ -65,6 +66,8 @@ export {
   ReducingStateDescriptor,
   AggregatingStateDescriptor,
 } from './state/descriptors.ts';
+export { StateTtlConfig, StateTtlConfigBuilder, UpdateType, StateVisibility, TtlTimeCharacteristic } from './state/state-ttl.ts';
+export type { CleanupStrategies, IncrementalCleanupStrategy } from './state/state-ttl.ts';
 export type {
   ValueState,
   ListState,
@@ -84,6 +87,8 @@ export { natsSource } from './connectors/nats-source.ts';
 export type { NatsSourceOptions } from './connectors/nats-source.ts';
 export { natsSink } from './connectors/nats-sink.ts';
 export type { NatsSinkOptions } from './connectors/nats-sink.ts';
+export { publishJson } from './connectors/publisher.ts';
+export type { PublishJsonOptions, PublishJsonResult } from './connectors/publisher.ts';
 export { natsConnectionOptions, redactNatsUrl } from './transport/nats-url.ts';
 export type { NatsUrlOptions } from './transport/nats-url.ts';
 export { printSink } from './connectors/print-sink.ts';

@@ -23,8 +23,9 @@ import { IntervalJoin } from './interval-join.ts';
 import type { OutputTag } from './output-tag.ts';
 import { JoinedStreams } from './joined-streams.ts';
 import { AllWindowedStream, WindowedStream } from './windowed-stream.ts';
-import type { WindowAssigner } from './windowing/assigners.ts';
-import type { Window } from './windowing/windows.ts';
+import { GlobalWindows, type WindowAssigner } from './windowing/assigners.ts';
+import { countWindows } from './windowing/count-windows.ts';
+import type { GlobalWindow, Window } from './windowing/windows.ts';
 
 /** What a DataStream needs from its environment (implemented by StreamEnvironment). */
 export interface StreamContext {
@@ -200,6 +201,18 @@ export class DataStream<T> {
    */
   windowAll<W extends Window>(assigner: WindowAssigner<T, W>): AllWindowedStream<T, W> {
     return new AllWindowedStream<T, W>(this, assigner);
+  }
+
+  /**
+   * Count windows over the whole stream, at parallelism 1 (Flink's countWindowAll): see `KeyedStream.countWindow`.
+   *
+   * @example
+   * ```ts
+   * const batchesOf100 = events.countWindowAll(100).process((ctx, batch, out) => out.collect(batch.length));
+   * ```
+   */
+  countWindowAll(size: number, slide?: number): AllWindowedStream<T, GlobalWindow> {
+    return countWindows(this.windowAll(GlobalWindows.create()), size, slide, 'countWindowAll');
   }
 
   /**
@@ -384,6 +397,20 @@ export class KeyedStream<T, K> extends DataStream<T> {
    */
   window<W extends Window>(assigner: WindowAssigner<T, W>): WindowedStream<T, K, W> {
     return new WindowedStream<T, K, W>(this.env, this, assigner);
+  }
+
+  /**
+   * Windows of `size` elements per key (Flink's countWindow): fires and purges every `size` elements;
+   * with `slide`, fires every `slide` elements over the last `size`. A window that never fills is never
+   * emitted, also at end of input.
+   *
+   * @example
+   * ```ts
+   * const everyTen = readings.keyBy((r) => r.sensor).countWindow(10).maxBy('temperature');
+   * ```
+   */
+  countWindow(size: number, slide?: number): WindowedStream<T, K, GlobalWindow> {
+    return countWindows(this.window(GlobalWindows.create()), size, slide, 'countWindow');
   }
 
   /** A rolling reduce per key: emits the key's reduced value after every record. */

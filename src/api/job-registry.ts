@@ -1,4 +1,5 @@
-// Running jobs on this machine: `<stateDir>/running/<job>.json` tells `eddy savepoint` where a job's NATS and id are.
+// Running jobs on this machine: `<stateDir>/running/<job>.json` tells `eddy savepoint` and `eddy publish --job` where a job's NATS and id are.
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EddyError } from '../errors.ts';
@@ -66,4 +67,46 @@ export async function findJob(stateDir: string, jobName: string): Promise<JobReg
     throw new EddyError('EDDY_CONFIG', `no running job named "${jobName}" under ${stateDir} (looked for ${fileOf(stateDir, jobName)}); pass the job's name and the same --state-dir as the job`);
   }
   return JSON.parse(text) as JobRegistration;
+}
+
+/**
+ * True when `pid` names a live process; EPERM means it exists but belongs to another user. A zombie
+ * (dead, not yet reaped by its parent) still answers signal 0: on Linux its /proc state says so.
+ */
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // "<pid> (<comm>) <state> ...": comm may hold spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The registration of `jobName` under `stateDir`, provided its process is still alive: a process
+ * killed with SIGKILL (or a machine that restarted) leaves its registration behind, and commands
+ * must say so rather than wait on a server or a job that is gone.
+ *
+ * @throws EddyError `EDDY_CONFIG` when no job of that name is registered, or its process is gone.
+ * @example
+ * ```ts
+ * const job = await findRunningJob('.eddy', 'wordcount'); // { jobId, natsUrl, pid, ... }
+ * ```
+ */
+export async function findRunningJob(stateDir: string, jobName: string): Promise<JobRegistration> {
+  const job = await findJob(stateDir, jobName);
+  if (!processAlive(job.pid))
+    throw new EddyError(
+      'EDDY_CONFIG',
+      `job "${jobName}" is not running (its process ${job.pid} is gone): ${fileOf(stateDir, jobName)} was left behind by a process that ` +
+        'could not clean up (killed with SIGKILL, or the machine restarted). Remove that file; start the job again with eddy run (--resume continues from its last checkpoint).',
+    );
+  return job;
 }

@@ -1,7 +1,9 @@
 // WindowedStream (keyBy().window()) and AllWindowedStream (windowAll()): trigger/evictor/lateness, then reduce/aggregate/process.
 import { EddyError } from '../errors.ts';
 import type { OneInputTransformation } from '../graph/transformation.ts';
+import { checkFieldAggregation, fieldAggregate, type FieldAggregation } from '../operators/field-aggregate.ts';
 import type { StreamOperator } from '../operators/operator.ts';
+import type { FieldRef } from '../operators/reduce-operator.ts';
 import { PaneWindowOperator } from '../operators/window-pane-operator.ts';
 import { SessionWindowOperator } from '../operators/window-session-operator.ts';
 import { toWindowFunctionObject, type WindowFunctionObject, type WindowFunctionSpec } from '../operators/window-functions.ts';
@@ -143,6 +145,88 @@ export class WindowedStream<T, K, W extends Window = TimeWindow> {
   }
 
   /**
+   * The sum of `field` over each window (Flink's `sum`): the window's first element with `field`
+   * replaced by the sum; without a field, the sum of a stream of numbers. Incremental: one
+   * accumulator per window, no per-record allocation.
+   *
+   * @example
+   * ```ts
+   * const perMinute = orders.keyBy((o) => o.customer).window(TumblingEventTimeWindows.of(Time.minutes(1))).sum('amount');
+   * ```
+   */
+  sum(field?: FieldRef): DataStream<T> {
+    return this.aggregateField('sum', field);
+  }
+
+  /**
+   * The minimum of `field` over each window (Flink's `min`): the window's *first* element with `field`
+   * replaced by the minimum. The element that holds the minimum is `minBy`.
+   *
+   * @example
+   * ```ts
+   * readings.keyBy((r) => r.sensor).window(TumblingEventTimeWindows.of(60_000)).min('temperature');
+   * ```
+   */
+  min(field?: FieldRef): DataStream<T> {
+    return this.aggregateField('min', field);
+  }
+
+  /**
+   * The maximum of `field` over each window (Flink's `max`): the window's *first* element with `field`
+   * replaced by the maximum. The element that holds the maximum is `maxBy`.
+   *
+   * @example
+   * ```ts
+   * readings.keyBy((r) => r.sensor).window(TumblingEventTimeWindows.of(60_000)).max('temperature');
+   * ```
+   */
+  max(field?: FieldRef): DataStream<T> {
+    return this.aggregateField('max', field);
+  }
+
+  /**
+   * The element of each window with the smallest `field` (Flink's `minBy`); among equal ones the
+   * first to arrive, or the last with `first = false`.
+   *
+   * @example
+   * ```ts
+   * const cheapest = bids.keyBy((b) => b.auction).window(TumblingEventTimeWindows.of(10_000)).minBy('price');
+   * ```
+   */
+  minBy(field?: FieldRef, first = true): DataStream<T> {
+    return this.aggregateField('minBy', field, first);
+  }
+
+  /**
+   * The element of each window with the largest `field` (Flink's `maxBy`); among equal ones the first
+   * to arrive, or the last with `first = false`.
+   *
+   * @example
+   * ```ts
+   * const hottest = readings.keyBy((r) => r.sensor).countWindow(100).maxBy('temperature');
+   * ```
+   */
+  maxBy(field?: FieldRef, first = true): DataStream<T> {
+    return this.aggregateField('maxBy', field, first);
+  }
+
+  private aggregateField(kind: FieldAggregation, field: FieldRef, first = true): DataStream<T> {
+    checkFieldAggregation(kind, field, first);
+    const label = `${kind}(${field === undefined ? '' : String(field)})`;
+    // With a field, the result depends on arrival order (the other fields of the window's first
+    // element; which of equal minima minBy keeps). Panes of a sliding window combine slide by slide,
+    // not in arrival order, so there the function gets no `merge` and runs on the general operator,
+    // one accumulator per window as in Flink. Tumbling windows (one pane each), sessions and count
+    // windows keep arrival order with `merge`, as do plain numbers (the result is order-free).
+    const layout = this.assigner.slicedLayout();
+    const panesReorder = field !== undefined && layout !== undefined && layout.size !== layout.slide;
+    return this.applyInternal<T>(label, () => {
+      const { merge, ...rest } = fieldAggregate<T>(kind, field, first);
+      return { kind: 'aggregate', aggregate: panesReorder ? rest : { ...rest, merge }, windowFn: undefined };
+    });
+  }
+
+  /**
    * Adds the window operator with the function `spec` makes (called once per operator instance).
    * @internal Used by AllWindowedStream and window joins.
    */
@@ -277,6 +361,26 @@ export class AllWindowedStream<T, W extends Window = TimeWindow> {
   }
   process<R>(fn: ProcessAllWindowFunctionLike<T, R, W>): DataStream<R> {
     return this.windowed.process(allToKeyed(fn)).setParallelism(1);
+  }
+  /** `WindowedStream.sum` over the whole stream. */
+  sum(field?: FieldRef): DataStream<T> {
+    return this.windowed.sum(field).setParallelism(1);
+  }
+  /** `WindowedStream.min` over the whole stream: the window's first element with the minimum of `field`. */
+  min(field?: FieldRef): DataStream<T> {
+    return this.windowed.min(field).setParallelism(1);
+  }
+  /** `WindowedStream.max` over the whole stream: the window's first element with the maximum of `field`. */
+  max(field?: FieldRef): DataStream<T> {
+    return this.windowed.max(field).setParallelism(1);
+  }
+  /** `WindowedStream.minBy` over the whole stream: the element with the smallest `field`. */
+  minBy(field?: FieldRef, first = true): DataStream<T> {
+    return this.windowed.minBy(field, first).setParallelism(1);
+  }
+  /** `WindowedStream.maxBy` over the whole stream: the element with the largest `field`. */
+  maxBy(field?: FieldRef, first = true): DataStream<T> {
+    return this.windowed.maxBy(field, first).setParallelism(1);
   }
 }
 

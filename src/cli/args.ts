@@ -1,9 +1,12 @@
 // Command-line parsing of `eddy`: turns argv into a Command, or a UsageError (exit code 2) that says what is wrong.
 import { parseArgs } from 'node:util';
 
+/** The help texts: `eddy --help` (main) and each command's `eddy <command> --help`. */
+export type HelpTopic = 'main' | 'run' | 'savepoint' | 'publish' | 'new';
+
 /** What the user asked for. */
 export type Command =
-  | { kind: 'help'; topic: 'main' | 'run' }
+  | { kind: 'help'; topic: HelpTopic }
   | { kind: 'version' }
   | {
       kind: 'run';
@@ -27,6 +30,32 @@ export type Command =
       stateDir: string | undefined;
       /** Where to write the savepoint (default: `<state dir>/savepoints/...`). */
       directory: string | undefined;
+    }
+  | {
+      kind: 'publish';
+      /** The subject every line goes to. */
+      subject: string;
+      /** The file of JSON lines; undefined or '-' reads standard input. */
+      file: string | undefined;
+      /** `--stream`: publish through JetStream (the stream capturing the subject) and await acks. */
+      stream: boolean;
+      /** `--id-field F`: the message id of a line is its record's field F (default: derived from the input and line). */
+      idField: string | undefined;
+      /** `--rate N`: at most N records per second. */
+      rate: number | undefined;
+      nats: string | undefined;
+      /** `--job NAME`: publish to the NATS server of that job, running on this machine. */
+      job: string | undefined;
+      stateDir: string | undefined;
+      /** `--skip-invalid`: count and skip lines that are not JSON instead of failing. */
+      skipInvalid: boolean;
+    }
+  | {
+      kind: 'new';
+      /** The project directory as given (resolved against the working directory by the caller). */
+      directory: string;
+      /** `--eddy SPEC`: the eddy dependency of the project's package.json (default: this eddy's). */
+      eddy: string | undefined;
     };
 
 /** A mistake on the command line: printed with its help hint, exit code 2. */
@@ -35,7 +64,7 @@ export class UsageError extends Error {
   constructor(
     message: string,
     /** Which help text to point to. */
-    readonly topic: 'main' | 'run',
+    readonly topic: HelpTopic,
   ) {
     super(`EDDY_CONFIG: ${message}`);
     this.name = 'UsageError';
@@ -57,15 +86,15 @@ export function parseParallelism(text: string, what: string): number {
 }
 
 /** Validates a NATS server URL (flag or environment variable). */
-export function checkNatsUrl(text: string, what: string): string {
+export function checkNatsUrl(text: string, what: string, topic: HelpTopic = 'run'): string {
   if (!NATS_URL.test(text))
-    throw new UsageError(`${what} must be a NATS URL such as nats://127.0.0.1:4222 (or host:port), got ${JSON.stringify(text)}`, 'run');
+    throw new UsageError(`${what} must be a NATS URL such as nats://127.0.0.1:4222 (or host:port), got ${JSON.stringify(text)}`, topic);
   return text;
 }
 
 /** Validates a state directory (flag or environment variable). */
-export function checkStateDir(text: string, what: string): string {
-  if (text.trim() === '') throw new UsageError(`${what} must be a non-empty path`, 'run');
+export function checkStateDir(text: string, what: string, topic: HelpTopic = 'run'): string {
+  if (text.trim() === '') throw new UsageError(`${what} must be a non-empty path`, topic);
   return text;
 }
 
@@ -85,8 +114,26 @@ const SAVEPOINT_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+const PUBLISH_OPTIONS = {
+  stream: { type: 'boolean' },
+  'id-field': { type: 'string' },
+  rate: { type: 'string' },
+  nats: { type: 'string' },
+  job: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'skip-invalid': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** True when `--help`/`-h` comes before any `--`: it wins over other mistakes, as users type it to find out what the mistake was. */
+function asksForHelp(args: readonly string[]): boolean {
+  const terminator = args.indexOf('--');
+  const before = terminator < 0 ? args : args.slice(0, terminator);
+  return before.includes('--help') || before.includes('-h');
+}
+
 /** Rewrites node's parseArgs messages (ERR_PARSE_ARGS_*) into ours. */
-function parseError(e: unknown, topic: 'main' | 'run'): UsageError {
+function parseError(e: unknown, topic: HelpTopic): UsageError {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const opt = /'([^']+)'/.exec(err.message)?.[1] ?? '?';
@@ -116,10 +163,13 @@ export function parseCommand(argv: readonly string[]): Command {
   const [first, ...rest] = argv;
   if (first === undefined) throw new UsageError('no command given', 'main');
   if (first === '--help' || first === '-h' || first === 'help') {
-    return { kind: 'help', topic: rest[0] === 'run' ? 'run' : 'main' };
+    const topic = rest[0];
+    return { kind: 'help', topic: topic === 'run' || topic === 'savepoint' || topic === 'publish' || topic === 'new' ? topic : 'main' };
   }
   if (first === '--version' || first === '-v' || first === 'version') return { kind: 'version' };
   if (first === 'savepoint') return parseSavepoint(rest);
+  if (first === 'publish') return parsePublish(rest);
+  if (first === 'new') return parseNew(rest);
   if (first !== 'run') {
     if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`, 'main');
     throw new UsageError(`unknown command "${first}"`, 'main');
@@ -136,10 +186,7 @@ function parseRun(args: readonly string[]): Command {
   try {
     parsed = parseRunOptions(args);
   } catch (e) {
-    // `--help` wins over any other mistake, as users type it to find out what the mistake was.
-    const terminator = args.indexOf('--');
-    const beforeTerminator = terminator < 0 ? args : args.slice(0, terminator);
-    if (beforeTerminator.includes('--help') || beforeTerminator.includes('-h')) return { kind: 'help', topic: 'run' };
+    if (asksForHelp(args)) return { kind: 'help', topic: 'run' };
     throw parseError(e, 'run');
   }
   const { values, positionals } = parsed;
@@ -168,17 +215,83 @@ function parseSavepoint(args: readonly string[]): Command {
   try {
     parsed = parseArgs({ args: [...args], options: SAVEPOINT_OPTIONS, strict: true, allowPositionals: true });
   } catch (e) {
-    throw parseError(e, 'main');
+    if (asksForHelp(args)) return { kind: 'help', topic: 'savepoint' };
+    throw parseError(e, 'savepoint');
   }
   const { values, positionals } = parsed;
-  if (values.help === true) return { kind: 'help', topic: 'main' };
+  if (values.help === true) return { kind: 'help', topic: 'savepoint' };
   const [job, ...extra] = positionals;
-  if (job === undefined || job === '') throw new UsageError('eddy savepoint needs the name of a running job, e.g. eddy savepoint wordcount', 'main');
-  if (extra.length > 0) throw new UsageError(`eddy savepoint takes one job name, got also ${extra.join(' ')}`, 'main');
+  if (job === undefined || job === '') throw new UsageError('eddy savepoint needs the name of a running job, e.g. eddy savepoint wordcount', 'savepoint');
+  if (extra.length > 0) throw new UsageError(`eddy savepoint takes one job name, got also ${extra.join(' ')}`, 'savepoint');
   return {
     kind: 'savepoint',
     job,
-    stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir'),
+    stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir', 'savepoint'),
     directory: values.dir,
   };
+}
+
+/** A literal subject (no wildcards): what one publish goes to. */
+const PUBLISH_SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
+
+function parsePublish(args: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: PUBLISH_OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    if (asksForHelp(args)) return { kind: 'help', topic: 'publish' };
+    throw parseError(e, 'publish');
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { kind: 'help', topic: 'publish' };
+  const [subject, file, ...extra] = positionals;
+  if (subject === undefined || subject === '') throw new UsageError('eddy publish needs a subject, e.g. eddy publish orders.new orders.jsonl', 'publish');
+  if (!PUBLISH_SUBJECT.test(subject)) throw new UsageError(`${JSON.stringify(subject)} is not a subject to publish to: dot-separated tokens without spaces or wildcards (* >), e.g. orders.new`, 'publish');
+  if (extra.length > 0) throw new UsageError(`eddy publish takes one subject and at most one file, got also ${extra.join(' ')}`, 'publish');
+  if (file === '') throw new UsageError('the file must not be empty; use - (or nothing) for standard input', 'publish');
+  const stream = values.stream === true;
+  const idField = values['id-field'];
+  if (idField !== undefined && !stream) throw new UsageError('--id-field sets JetStream message ids: it needs --stream (core NATS has no ids)', 'publish');
+  if (idField !== undefined && idField === '') throw new UsageError('--id-field needs a field name', 'publish');
+  let rate: number | undefined;
+  if (values.rate !== undefined) {
+    rate = /^\s*\d+(\.\d*)?\s*$/.test(values.rate) ? Number(values.rate) : Number.NaN;
+    if (!(rate > 0) || !Number.isFinite(rate)) throw new UsageError(`--rate must be a positive number of records per second, got ${JSON.stringify(values.rate)}`, 'publish');
+  }
+  if (values.job !== undefined && values.nats !== undefined) throw new UsageError('--job and --nats exclude each other: --job publishes to the server of a running job, --nats to the one you name', 'publish');
+  if (values.job === '') throw new UsageError('--job needs the name of a running job', 'publish');
+  return {
+    kind: 'publish',
+    subject,
+    file: file === '-' ? undefined : file,
+    stream,
+    idField,
+    rate,
+    nats: values.nats === undefined ? undefined : checkNatsUrl(values.nats, '--nats', 'publish'),
+    job: values.job,
+    stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir', 'publish'),
+    skipInvalid: values['skip-invalid'] === true,
+  };
+}
+
+const NEW_OPTIONS = {
+  eddy: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseNew(args: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: NEW_OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    if (asksForHelp(args)) return { kind: 'help', topic: 'new' };
+    throw parseError(e, 'new');
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { kind: 'help', topic: 'new' };
+  const [directory, ...extra] = positionals;
+  if (directory === undefined || directory.trim() === '') throw new UsageError('eddy new needs the directory of the new project, e.g. eddy new my-job', 'new');
+  if (extra.length > 0) throw new UsageError(`eddy new takes one directory, got also ${extra.join(' ')}`, 'new');
+  if (values.eddy !== undefined && values.eddy.trim() === '') throw new UsageError('--eddy needs a dependency spec, e.g. --eddy ^0.1.0 or --eddy ../eddy-0.1.0.tgz', 'new');
+  return { kind: 'new', directory, eddy: values.eddy };
 }

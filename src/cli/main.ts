@@ -1,11 +1,16 @@
 // The `eddy` command: `eddy run <job>` sets the job's defaults from flags, loads the job script and reports its errors.
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { findJob } from '../api/job-registry.ts';
-import { connectNats } from '../transport/connect-nats.ts';
-import { subjects } from '../transport/subjects.ts';
-import { checkNatsUrl, checkStateDir, MAX_PARALLELISM, parseCommand, parseParallelism, UsageError, type Command } from './args.ts';
+import { onJobNotice, type JobNotice } from '../api/job-notices.ts';
+import { registerShutdownHook } from '../transport/nats-server.ts';
+import { checkNatsUrl, checkStateDir, MAX_PARALLELISM, parseCommand, parseParallelism, UsageError, type Command, type HelpTopic } from './args.ts';
+import { jobLoadError } from './job-load-error.ts';
+import { installation } from './installation.ts';
+import { loadJob } from './load-job.ts';
+import { PUBLISH_HELP, publishCommand } from './publish.ts';
+import { SAVEPOINT_HELP, savepointCommand } from './savepoint.ts';
+import { NEW_HELP, newCommand } from './new-project.ts';
 
 /** Where the CLI writes, reads its environment and loads jobs; tests replace parts of it. */
 export interface CliIO {
@@ -17,8 +22,10 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   /** The argv array rewritten to `[node, job, ...jobArgs]` before the job loads (default: process.argv). */
   argv: string[];
-  /** Loads the job module (default: dynamic `import()`). */
+  /** Loads the job module (default: `loadJob`, which imports it as an ES module with `eddy` resolvable). */
   importJob(url: string): Promise<unknown>;
+  /** What `eddy publish` reads without a file (default: process.stdin, opened only when called). */
+  stdin(): NodeJS.ReadableStream;
 }
 
 function defaultIO(): CliIO {
@@ -28,28 +35,55 @@ function defaultIO(): CliIO {
     cwd: process.cwd(),
     env: process.env,
     argv: process.argv,
-    importJob: (url) => import(url),
+    importJob: loadJob,
+    stdin: () => process.stdin,
   };
 }
 
-/** Exit codes of `eddy`. */
-export const EXIT = { ok: 0, jobFailed: 1, usage: 2 } as const;
+/** Exit codes of `eddy` (signals: 128 + the signal's number, as a shell reports them). */
+export const EXIT = { ok: 0, jobFailed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+
+/** Codes of mistakes found before a job runs (or before a command did anything): exit code 2, like usage errors. */
+const BEFORE_RUN_CODES = new Set(['EDDY_CONFIG', 'EDDY_INVALID_ARGUMENT', 'EDDY_STATE_MISMATCH', 'EDDY_JOB_LOAD']);
+
+/**
+ * The exit code for an error that ended a command: 2 for usage and configuration mistakes (a bad flag,
+ * a job file that does not load, a configuration the job or the restore refuses before anything
+ * runs, a job that is not running), 1 for everything else (a failed job, an unreachable server).
+ * A job that fails at run time rejects with EDDY_JOB_FAILED (1), whatever its cause's code.
+ *
+ * @example
+ * ```ts
+ * exitCodeOf(new EddyError('EDDY_CONFIG', 'parallelism must be >= 1')); // 2
+ * ```
+ */
+export function exitCodeOf(e: unknown): number {
+  return isEddyLike(e) && BEFORE_RUN_CODES.has(e.code) ? EXIT.usage : EXIT.jobFailed;
+}
 
 export const MAIN_HELP = `eddy - a stateful stream processor on NATS
 
 Usage:
   eddy run <job.ts|job.js> [options] [job arguments...]
-  eddy --help                   show this help (eddy run --help: the options of run)
+  eddy savepoint <job name> [options]
+  eddy publish <subject> [file | -] [options]
+  eddy new <directory> [--eddy SPEC]
+  eddy <command> --help         the options of a command (or: eddy help <command>)
+  eddy --help                   show this help
   eddy --version                show the version
 
 Commands:
   run        Runs a job script. Without --nats (or NATS_URL), eddy starts a private
              nats-server for the job (it admits only clients with a password made
              for this run) and stops it when the job ends.
-  savepoint  eddy savepoint <job name> [--dir DIR] [--state-dir DIR]
-             Takes a savepoint of a running job (started on this machine with
+  savepoint  Takes a savepoint of a running job (started on this machine with
              checkpointing) and prints its directory. It finds the job, its NATS
              server and that server's credential under <state dir>/running/.
+  publish    Publishes JSON lines (a file or stdin) to a NATS subject; with --stream
+             to JetStream with message ids, so publishing a file again stores
+             nothing twice; to a running job's private server with --job NAME.
+  new        Creates a job project (package.json, strict tsconfig, a job, a vitest
+             test, README) in a new or empty directory: npm install && npm test.
 
 Examples:
   eddy run examples/wordcount.ts
@@ -58,6 +92,11 @@ Examples:
   eddy savepoint wordcount
   eddy run job.ts --from-savepoint .eddy/savepoints/wordcount-1a2b-1 -p 3
   eddy run job.ts --resume
+  eddy publish sensors.s1 readings.jsonl --job "sensor alerts"
+
+Exit codes: 0 done; 1 the job or the command failed; 2 bad usage or configuration,
+found before the job ran (each command's --help says which); 130 / 143 stopped by
+SIGINT / SIGTERM.
 `;
 
 export const RUN_HELP = `Usage: eddy run <job.ts|job.js> [options] [job arguments...]
@@ -77,7 +116,11 @@ Options:
   --state-dir DIR       where eddy keeps state and the private server's store
                         (sets EDDY_STATE_DIR; default .eddy)
   --resume              continue from the latest completed checkpoint of the job (same
-                        job name and state dir), e.g. after its process was killed
+                        job name and state dir), e.g. after its process was killed;
+                        prints the checkpoint it restored. Fails (exit 2) when the job
+                        has no checkpoints under the state dir (one that finished or was
+                        canceled deleted them); starts from empty state, and says so,
+                        when its process died before the first checkpoint completed
   --from-savepoint DIR  start from a savepoint; parallelism may differ, operators are
                         matched by uid
   --allow-non-restored-state
@@ -93,13 +136,19 @@ Environment:
   EDDY_DEBUG=1                                 print stack traces of errors
   EDDY_NATS_SERVER_BIN                         the nats-server binary for the private server
 
-Exit codes: 0 the job script completed, 1 the job failed, 2 bad usage or configuration.
+Exit codes: 0 the job script completed; 1 the job failed (or the script threw); 2 bad
+usage or configuration found before the job ran: flags, a job file that is missing or does
+not compile, EDDY_CONFIG, EDDY_INVALID_ARGUMENT or EDDY_STATE_MISMATCH from building or
+restoring the job, --resume without checkpoints; 130 / 143 stopped by SIGINT / SIGTERM
+(the job is canceled first, and the script may still print what it prints after it).
 `;
+
+/** The help text of each topic: `eddy --help`, `eddy <command> --help`, `eddy help <command>`. */
+const HELP: Record<HelpTopic, string> = { main: MAIN_HELP, run: RUN_HELP, savepoint: SAVEPOINT_HELP, publish: PUBLISH_HELP, new: NEW_HELP };
 
 /** The package version, from package.json. */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
+  return installation().version;
 }
 
 /** An EddyError or anything shaped like one (a job may load its own copy of eddy). */
@@ -124,9 +173,9 @@ function isEddyLike(e: unknown): e is EddyLike {
 function hintFor(e: unknown): string | undefined {
   const msg = e instanceof Error ? e.message : '';
   if (/Top-level await is currently not supported with the "cjs" output format/.test(msg))
-    return 'the job file was loaded as CommonJS, where top-level await is not allowed: name it .mts (or .mjs), or put it in a package whose package.json has "type": "module"';
+    return 'a module the job imports was loaded as CommonJS (the job file itself is always an ES module), where top-level await is not allowed: name it .mts (or .mjs), or give its package.json "type": "module"';
   if (/Cannot find (module|package) 'eddy(\/[\w-]+)?'/.test(msg))
-    return 'eddy run provides "eddy" to ES-module jobs only: name the job .mts (or .mjs), put it in a package whose package.json has "type": "module", or install eddy next to it';
+    return 'eddy run provides "eddy" to ES modules only (the job file and the TypeScript modules it imports), not to require() in CommonJS: use import, or install eddy next to the job';
   return undefined;
 }
 
@@ -225,34 +274,39 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
   // The job sees the argv it would see under `node job.ts args...`.
   io.argv.splice(1, io.argv.length - 1, real, ...cmd.jobArgs);
 
+  // Which checkpoint a restore used (or that there was none) is announced by the runtime; eddy run prints it.
+  const stopNotices = onJobNotice((n) => io.stderr(describeNotice(n)));
+  // On SIGINT/SIGTERM the embedded server's handler cancels the job, then waits (at most 5 s) for its
+  // shutdown hooks before it stops the server and exits: this one holds it until the script has
+  // finished, so what the script prints after its job ended (a summary) is not cut off.
+  let interrupted: number | undefined;
+  let scriptEnded!: () => void;
+  const ended = new Promise<void>((r) => (scriptEnded = r));
+  const unhook = registerShutdownHook(async (signal) => {
+    interrupted = signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    await ended;
+  });
   try {
     await io.importJob(pathToFileURL(real).href);
   } catch (e) {
-    io.stderr(formatError(e, debugEnabled(env)));
-    return EXIT.jobFailed;
+    const err = jobLoadError(e, { path: real, shown: cmd.jobFile, cwd: io.cwd }) ?? e;
+    io.stderr(formatError(err, debugEnabled(env)));
+    return interrupted ?? exitCodeOf(err);
+  } finally {
+    scriptEnded();
+    unhook();
+    stopNotices();
   }
-  return EXIT.ok;
+  return interrupted ?? EXIT.ok;
 }
 
-/** Asks a running job (found in `<stateDir>/running/`) for a savepoint over NATS and prints its path. */
-async function savepoint(cmd: Extract<Command, { kind: 'savepoint' }>, io: CliIO): Promise<number> {
-  const stateDir = resolve(io.cwd, cmd.stateDir ?? (io.env['EDDY_STATE_DIR'] || '.eddy'));
-  const job = await findJob(stateDir, cmd.job);
-  // The registration carries the server's credential (the embedded server's per-run password).
-  const nc = await connectNats(job.natsUrl, { timeoutMs: 5000, name: `eddy-savepoint-${cmd.job}` });
-  try {
-    const body = JSON.stringify(cmd.directory === undefined ? {} : { directory: resolve(io.cwd, cmd.directory) });
-    const reply = await nc.request(subjects.savepoint(job.jobId), body, { timeout: 600_000 });
-    const answer = JSON.parse(new TextDecoder().decode(reply.data)) as { path?: string; error?: { code: string; message: string } };
-    if (answer.error !== undefined) {
-      io.stderr(`eddy: ${answer.error.message}\n`);
-      return EXIT.jobFailed;
-    }
-    io.stdout(`${answer.path}\n`);
-    return EXIT.ok;
-  } finally {
-    await nc.close();
-  }
+/** The line `eddy run` prints (on stderr) for a notice of the runtime. */
+function describeNotice(n: JobNotice): string {
+  if (n.kind === 'resume-empty') return `eddy: no completed checkpoint of job "${n.jobName}" under ${n.location}; starting from empty state\n`;
+  const taken = new Date(n.timestamp).toISOString();
+  return n.from === 'checkpoint'
+    ? `eddy: job "${n.jobName}" resumes from checkpoint ${n.checkpointId} taken at ${taken} (${n.location})\n`
+    : `eddy: job "${n.jobName}" starts from savepoint ${n.checkpointId} taken at ${taken} (${n.location})\n`;
 }
 
 /**
@@ -275,7 +329,7 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
     const cmd = parseCommand(argv);
     switch (cmd.kind) {
       case 'help':
-        cli.stdout(cmd.topic === 'run' ? RUN_HELP : MAIN_HELP);
+        cli.stdout(HELP[cmd.topic]);
         return EXIT.ok;
       case 'version':
         cli.stdout(`eddy ${version()}\n`);
@@ -283,14 +337,18 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
       case 'run':
         return await run(cmd, cli);
       case 'savepoint':
-        return await savepoint(cmd, cli);
+        return await savepointCommand(cmd, cli);
+      case 'publish':
+        return await publishCommand(cmd, cli);
+      case 'new':
+        return await newCommand(cmd, cli);
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      cli.stderr(`eddy: ${e.message}\nRun "eddy ${e.topic === 'run' ? 'run ' : ''}--help" for usage.\n`);
+      cli.stderr(`eddy: ${e.message}\nRun "eddy ${e.topic === 'main' ? '' : `${e.topic} `}--help" for usage.\n`);
       return EXIT.usage;
     }
     cli.stderr(formatError(e, debugEnabled(cli.env)));
-    return EXIT.jobFailed;
+    return exitCodeOf(e);
   }
 }

@@ -38,7 +38,8 @@ function read(v: unknown, field: FieldRef): unknown {
   return field === undefined ? v : (v as Record<string | number, unknown>)[field];
 }
 
-function withField<T>(base: T, field: FieldRef, x: unknown): T {
+/** A copy of `base` with `field` set to `x` (`x` itself for a stream of plain values); `base` is left alone. */
+export function withField<T>(base: T, field: FieldRef, x: unknown): T {
   if (field === undefined) return x as T;
   if (Array.isArray(base)) {
     const copy = base.slice();

@@ -1,4 +1,6 @@
 // State descriptors (Flink's names) and the state interfaces user functions read and write.
+import { EddyError } from '../errors.ts';
+import { StateTtlConfig } from './state-ttl.ts';
 
 /** Combines two values into one of the same type (ReducingState, `reduce`). */
 export type ReduceFunction<T> = (a: T, b: T) => T;
@@ -74,8 +76,33 @@ abstract class StateDescriptorBase<S> {
   abstract readonly kind: StateKind;
   /** Phantom field that carries the state type through `getState`. */
   declare readonly __state?: S;
+  /** The state's time-to-live, once `enableTimeToLive` was called. */
+  private ttl: StateTtlConfig | undefined;
   constructor(readonly name: string) {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('a state descriptor needs a non-empty name');
+  }
+
+  /**
+   * Gives the state a time-to-live (Flink's `enableTimeToLive`): values, list elements and map
+   * entries expire `ttl` ms of processing time after their last write (or access, with
+   * `OnReadAndWrite`). Call before `getState`; a state written with TTL must keep it across restores
+   * (and one without must stay without), else the restore fails with `EDDY_STATE_MISMATCH`.
+   *
+   * @example
+   * ```ts
+   * const seen = new MapStateDescriptor<string, number>('seen').enableTimeToLive(StateTtlConfig.newBuilder(3_600_000).build());
+   * ```
+   */
+  enableTimeToLive(ttlConfig: StateTtlConfig): this {
+    if (!(ttlConfig instanceof StateTtlConfig))
+      throw new EddyError('EDDY_CONFIG', `state "${this.name}": enableTimeToLive needs a StateTtlConfig (StateTtlConfig.newBuilder(ms).build()), got ${String(ttlConfig)}`);
+    this.ttl = ttlConfig;
+    return this;
+  }
+
+  /** The TTL configuration, or `StateTtlConfig.DISABLED` when none was enabled. */
+  getTtlConfig(): StateTtlConfig {
+    return this.ttl ?? StateTtlConfig.DISABLED;
   }
 }
 

@@ -1,5 +1,6 @@
 // Keyed state on the heap: one table per state name, keyed by the normalized current key.
 import { EddyError } from '../errors.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
 import type {
   AggregatingStateDescriptor,
   ReducingStateDescriptor,
@@ -21,16 +22,21 @@ import {
   HeapListState,
   HeapMapState,
   HeapReducingState,
+  HeapTtlStore,
   HeapValueState,
   touch,
   type Slot,
 } from './heap-state-handles.ts';
+import { HeapTtlCleanup } from './heap-ttl-cleanup.ts';
+import { createTtlHandle, ttlMismatch } from './ttl-state-handles.ts';
+import { ttlEnabled, ttlSettings, withoutExpired } from './ttl-value.ts';
 
 /** Plain data a keyed state backend snapshots to and restores from (msgpack-able). */
 export interface KeyedStateSnapshot {
   version: 1;
   maxParallelism: number;
-  states: { name: string; kind: StateKind; entries: [NormalizedKey, unknown][] }[];
+  /** `ttl`: the values are stored with their last-access time (a state with TTL; see ttl-value.ts). */
+  states: { name: string; kind: StateKind; ttl?: true; entries: [NormalizedKey, unknown][] }[];
 }
 
 /** Keyed state for one operator instance: set the current key, then read and write its state. */
@@ -59,6 +65,8 @@ export interface HeapKeyedStateBackendOptions {
    * the next take writes all of its entries and writes stop being recorded one by one (default 4096).
    */
   wholeTableDeltaMinKeys?: number;
+  /** Processing time for state TTL (the operator's clock); default the system clock. */
+  clock?: Clock;
 }
 
 /** A table value detached one level from the live state (lists and maps are mutated in place). */
@@ -84,6 +92,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
   private readonly tables = new Map<string, Slot>();
   private tracking = false;
   private readonly allAt: number;
+  private readonly clock: Clock;
+  /** Incremental TTL cleanups that run on every key selection (`runCleanupForEveryRecord`); undefined when none. */
+  private onKeySelected: (() => void) | undefined;
 
   constructor(
     private readonly operatorName: string,
@@ -91,12 +102,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
     options: HeapKeyedStateBackendOptions = {},
   ) {
     this.allAt = options.wholeTableDeltaMinKeys ?? 4096;
+    this.clock = options.clock ?? systemClock;
   }
 
   setCurrentKey(key: unknown): void {
     // Plain strings and numbers are their own normalized form: no call on the common path.
     this.currentKey =
       (typeof key === 'string' && key.charCodeAt(0) !== 0) || typeof key === 'number' ? key : normalizeKey(key, this.operatorName);
+    if (this.onKeySelected !== undefined) this.onKeySelected();
   }
 
   getCurrentKey(): NormalizedKey {
@@ -105,17 +118,20 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
 
   setCurrentNormalizedKey(key: NormalizedKey): void {
     this.currentKey = key;
+    if (this.onKeySelected !== undefined) this.onKeySelected();
   }
 
   getState<D extends StateDescriptor>(descriptor: D): StateOf<D> {
+    const ttl = ttlEnabled(descriptor.getTtlConfig());
     const existing = this.tables.get(descriptor.name);
     if (existing !== undefined) {
       if (existing.kind !== descriptor.kind) throw this.kindMismatch(descriptor.name, existing.kind, descriptor.kind);
+      if (existing.ttl !== ttl) throw ttlMismatch(this.operatorName, descriptor.name, existing.ttl);
       // A table restored from a snapshot gets its handle when the operator first declares it.
       existing.handle ??= this.createHandle(descriptor, existing);
       return existing.handle as StateOf<D>;
     }
-    const slot = this.newSlot(descriptor.name, descriptor.kind);
+    const slot = this.newSlot(descriptor.name, descriptor.kind, ttl);
     slot.handle = this.createHandle(descriptor, slot);
     return slot.handle as StateOf<D>;
   }
@@ -124,19 +140,28 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
     return (this.tables.get(stateName)?.table ?? new Map<NormalizedKey, unknown>()).keys();
   }
 
+  /** A full snapshot: states with `cleanupFullSnapshot()` leave their expired entries out (live state keeps them). */
   snapshot(): KeyedStateSnapshot {
     const states: KeyedStateSnapshot['states'] = [];
-    for (const [name, { kind, table }] of this.tables) {
+    const now = this.clock.now();
+    for (const [name, slot] of this.tables) {
+      const { kind, table } = slot;
       const entries: [NormalizedKey, unknown][] = [];
-      for (const [k, v] of table) entries.push([k, detached(kind, v)]);
-      states.push({ name, kind, entries });
+      const ttlMs = fullSnapshotTtl(slot);
+      if (ttlMs === undefined) for (const [k, v] of table) entries.push([k, detached(kind, v)]);
+      else
+        for (const [k, v] of table) {
+          const kept = withoutExpired(kind, v, ttlMs, now);
+          if (kept !== undefined) entries.push([k, kept === v ? detached(kind, v) : kept]);
+        }
+      states.push(slot.ttl ? { name, kind, ttl: true, entries } : { name, kind, entries });
     }
     return { version: 1, maxParallelism: this.maxParallelism, states };
   }
 
   restore(snapshots: readonly KeyedStateSnapshot[], range: { start: number; end: number }): void {
     for (const s of restoredStates(snapshots, range, this.maxParallelism, this.operatorName)) {
-      const slot = this.slotFor(s.name, s.kind);
+      const slot = this.slotFor(s.name, s.kind, s.ttl);
       for (const [k, v] of s.entries) {
         slot.table.set(k, v);
         touch(slot, k);
@@ -162,7 +187,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
     for (const [name, slot] of this.tables) {
       const dirty = slot.dirty;
       if (dirty === undefined || (dirty.size === 0 && !slot.all)) continue;
-      out.state(name, slot.kind);
+      out.state(name, slot.kind, slot.ttl);
       const { kind, table } = slot;
       if (slot.all) {
         for (const [k, v] of table) out.put(k, detached(kind, v));
@@ -179,15 +204,23 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
     return out.changes;
   }
 
-  /** Every entry, as `put`s by key group (the start of a new chain); resets the tracked keys. Synchronous. */
+  /**
+   * Every entry, as `put`s by key group (the start of a new chain); resets the tracked keys.
+   * Synchronous. States with `cleanupFullSnapshot()` leave their expired entries out.
+   */
   takeFull(): KeyedStateChanges {
     const out = new KeyedStateChangesBuilder(this.maxParallelism);
+    const now = this.clock.now();
     for (const [name, slot] of this.tables) {
       slot.dirty?.clear();
       slot.all = false;
       if (slot.table.size === 0) continue;
-      out.state(name, slot.kind);
-      for (const [k, v] of slot.table) out.put(k, detached(slot.kind, v));
+      out.state(name, slot.kind, slot.ttl);
+      const ttlMs = fullSnapshotTtl(slot);
+      for (const [k, v] of slot.table) {
+        const kept = ttlMs === undefined ? v : withoutExpired(slot.kind, v, ttlMs, now);
+        if (kept !== undefined) out.put(k, kept === v ? detached(slot.kind, v) : kept);
+      }
     }
     return out.changes;
   }
@@ -200,7 +233,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
    */
   applyChanges(changes: KeyGroupChanges): void {
     for (const s of changes.states) {
-      const slot = this.slotFor(s.name, s.kind);
+      const slot = this.slotFor(s.name, s.kind, s.ttl === true);
       for (const [k, v] of s.put) {
         slot.table.set(k, detached(s.kind, v));
         touch(slot, k);
@@ -212,16 +245,26 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
     }
   }
 
-  /** The slot of `name`, created when missing; throws `EDDY_STATE_MISMATCH` when it has another kind. */
-  private slotFor(name: string, kind: StateKind): Slot {
+  /** The slot of `name`, created when missing; throws `EDDY_STATE_MISMATCH` when it has another kind or TTL form. */
+  private slotFor(name: string, kind: StateKind, ttl: boolean): Slot {
     const slot = this.tables.get(name);
-    if (slot === undefined) return this.newSlot(name, kind);
+    if (slot === undefined) return this.newSlot(name, kind, ttl);
     if (slot.kind !== kind) throw this.kindMismatch(name, slot.kind, kind);
+    if (slot.ttl !== ttl) throw ttlMismatch(this.operatorName, name, slot.ttl);
     return slot;
   }
 
-  private newSlot(name: string, kind: StateKind): Slot {
-    const slot: Slot = { kind, table: new Map(), handle: undefined, dirty: this.tracking ? new Set() : undefined, all: false, allAt: this.allAt };
+  private newSlot(name: string, kind: StateKind, ttl: boolean): Slot {
+    const slot: Slot = {
+      kind,
+      table: new Map(),
+      handle: undefined,
+      dirty: this.tracking ? new Set() : undefined,
+      all: false,
+      allAt: this.allAt,
+      ttl,
+      ttlConfig: undefined,
+    };
     this.tables.set(name, slot);
     return slot;
   }
@@ -237,6 +280,15 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
   private createHandle(d: StateDescriptor, slot: Slot): unknown {
     // Handles close over the backend, not a key: they always act on the current key (Flink's contract).
     const b = this;
+    const config = d.getTtlConfig();
+    if (ttlEnabled(config)) {
+      // TTL lives in its own handle classes, so states without TTL keep the plain ones below.
+      slot.ttlConfig = config;
+      const inc = config.cleanupStrategies.incremental;
+      const cleanup = inc === undefined ? undefined : new HeapTtlCleanup(slot, config.ttlMs, inc.cleanupSize, this.clock);
+      if (cleanup !== undefined && inc!.runCleanupForEveryRecord) this.onKeySelected = chain(this.onKeySelected, () => cleanup.step());
+      return createTtlHandle(d, new HeapTtlStore(b, slot), ttlSettings(config, this.clock, cleanup));
+    }
     switch (d.kind) {
       case 'value':
         return new HeapValueState(b, slot, (d as ValueStateDescriptor<unknown>).defaultValue);
@@ -252,3 +304,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend, IncrementalKeye
   }
 }
 
+
+/** The TTL by which a full snapshot of `slot` drops expired entries, or undefined when it keeps them all. */
+function fullSnapshotTtl(slot: Slot): number | undefined {
+  const c = slot.ttlConfig;
+  return c !== undefined && c.cleanupStrategies.fullSnapshot ? c.ttlMs : undefined;
+}
+
+/** `then` after `first` (either may be absent). */
+function chain(first: (() => void) | undefined, then: () => void): () => void {
+  return first === undefined ? then : () => (first(), then());
+}

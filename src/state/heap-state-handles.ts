@@ -8,6 +8,8 @@ import type {
   ValueState,
 } from './descriptors.ts';
 import type { NormalizedKey } from './key-group.ts';
+import type { StateTtlConfig } from './state-ttl.ts';
+import type { TtlStore } from './ttl-state-handles.ts';
 
 /** The one thing handles need from their backend: the current key. */
 export interface CurrentKey {
@@ -34,6 +36,13 @@ export interface Slot {
   all: boolean;
   /** The least dirty-set size at which `all` may be set. */
   readonly allAt: number;
+  /**
+   * Values are stored with their last-access time (see ttl-value.ts): fixed when the slot is made,
+   * by the first declaration or the first restored snapshot, whichever comes first.
+   */
+  readonly ttl: boolean;
+  /** The TTL configuration of the declaring descriptor (undefined until declared, or without TTL). */
+  ttlConfig: StateTtlConfig | undefined;
 }
 
 /** Marks `key` of `slot` as changed; a no-op (one check, no allocation) while changes are not tracked. */
@@ -228,6 +237,26 @@ export class HeapAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, 
   clear(): void {
     const k = this.b.getCurrentKey();
     this.table.delete(k);
+    touch(this.slot, k);
+  }
+}
+
+/** The TTL handles' view of a heap slot: the current key's stored value, written with touch(). */
+export class HeapTtlStore implements TtlStore {
+  private readonly table: Table;
+  constructor(
+    private readonly b: CurrentKey,
+    private readonly slot: Slot,
+  ) {
+    this.table = slot.table;
+  }
+  get(): any {
+    return this.table.get(this.b.getCurrentKey());
+  }
+  set(v: unknown): void {
+    const k = this.b.getCurrentKey();
+    if (v === undefined) this.table.delete(k);
+    else this.table.set(k, v);
     touch(this.slot, k);
   }
 }

@@ -6,6 +6,8 @@ import { keyGroupOfNormalized, type NormalizedKey } from './key-group.ts';
 export interface KeyGroupStateChanges {
   name: string;
   kind: StateKind;
+  /** Values are stored with their last-access time (a state with TTL, see ttl-value.ts); absent when not. */
+  ttl?: true;
   put: [NormalizedKey, unknown][];
   del: NormalizedKey[];
 }
@@ -56,13 +58,15 @@ export class KeyedStateChangesBuilder {
   private parts: (KeyGroupStateChanges | undefined)[] = [];
   private name = '';
   private kind: StateKind = 'value';
+  private ttl = false;
 
   constructor(private readonly maxParallelism: number) {}
 
-  /** Starts the entries of state `name`; entries of one state must be added together. */
-  state(name: string, kind: StateKind): void {
+  /** Starts the entries of state `name` (`ttl`: stored with timestamps); entries of one state must be added together. */
+  state(name: string, kind: StateKind, ttl = false): void {
     this.name = name;
     this.kind = kind;
+    this.ttl = ttl;
     this.parts = new Array<KeyGroupStateChanges | undefined>(this.maxParallelism);
   }
 
@@ -80,7 +84,7 @@ export class KeyedStateChangesBuilder {
     const g = keyGroupOfNormalized(key, this.maxParallelism);
     let p = this.parts[g];
     if (p === undefined) {
-      p = this.parts[g] = { name: this.name, kind: this.kind, put: [], del: [] };
+      p = this.parts[g] = this.ttl ? { name: this.name, kind: this.kind, ttl: true, put: [], del: [] } : { name: this.name, kind: this.kind, put: [], del: [] };
       let group = this.changes.get(g);
       if (group === undefined) this.changes.set(g, (group = { states: [] }));
       group.states.push(p);

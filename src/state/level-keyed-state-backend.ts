@@ -2,27 +2,26 @@
 import { rm } from 'node:fs/promises';
 import { Level } from 'level';
 import { EddyError } from '../errors.ts';
-import type {
-  AggregatingStateDescriptor,
-  ReducingStateDescriptor,
-  StateDescriptor,
-  StateKind,
-  StateOf,
-  ValueStateDescriptor,
-} from './descriptors.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
+import type { StateDescriptor, StateKind, StateOf } from './descriptors.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
 import { keyGroupOfNormalized, normalizeKey, type NormalizedKey } from './key-group.ts';
 import type { IncrementalKeyedState, KeyGroupChanges, KeyedStateChanges } from './keyed-state-changes.ts';
 import { restoredStates } from './restored-state.ts';
-import { decodeKey, encodeKey, KIND_PREFIX, packr } from './level-key-codec.ts';
+import { decodeKindRecord, decodeValue, encodeKey, encodeKindRecord, encodeValue, KIND_PREFIX } from './level-key-codec.ts';
+import { scanLevelState } from './level-snapshot.ts';
 import { detached, dirtyChanges, snapshotChanges } from './level-state-changes.ts';
-import { LevelAggregatingState, LevelListState, LevelMapState, LevelReducingState, LevelValueState } from './level-state-handles.ts';
+import { createLevelHandle } from './level-state-handles.ts';
+import { LevelTtlCleanup } from './level-ttl-cleanup.ts';
+import type { StateTtlConfig } from './state-ttl.ts';
+import { ttlMismatch } from './ttl-state-handles.ts';
+import { ttlEnabled, type TtlCleanup } from './ttl-value.ts';
 import { LevelWriteCache, TOMBSTONE, type BatchOp, type StateCache } from './level-write-cache.ts';
 
 /*
  * Layout (one LevelDB per backend instance):
  *   data:  <key group, 2 bytes big-endian><state name utf-8>\0<encoded key>  ->  msgpack value
- *   kinds: 0xFF 0xFF 'k' <state name utf-8>                                  ->  kind (utf-8)
+ *   kinds: 0xFF 0xFF 'k' <state name utf-8>                                  ->  kind (utf-8), `+ttl` for state with TTL
  * A key group is therefore one contiguous LevelDB range (ready for incremental snapshots by key
  * group); key groups are < 32768, so the 0xFFFF prefix never collides with data.
  * Encoded key: 's' + utf-8 for strings, 'n' + float64 big-endian for numbers, 'b' + decimal for bigints.
@@ -45,7 +44,9 @@ import { LevelWriteCache, TOMBSTONE, type BatchOp, type StateCache } from './lev
  * groups) and build the snapshot in memory, as the KeyedStateSnapshot format requires; incremental,
  * streamed snapshots by key-group range are the checkpoint work's business.
  *
- * Incremental snapshots: see level-state-changes.ts.
+ * Incremental snapshots: see level-state-changes.ts. State TTL: values of a state with TTL are stored
+ * with their last-access time (ttl-value.ts), read through the shared TTL handles, and cleaned up
+ * incrementally by level-ttl-cleanup.ts.
  */
 
 /**
@@ -59,6 +60,10 @@ export interface LevelStateMeta {
   readonly prefix: Buffer;
   handle: unknown;
   dirty: Set<NormalizedKey> | undefined;
+  /** Values are stored with their last-access time (see ttl-value.ts), fixed by the first declaration or restore. */
+  readonly ttl: boolean;
+  /** The TTL configuration of the declaring descriptor (undefined until declared, or without TTL). */
+  ttlConfig: StateTtlConfig | undefined;
 }
 
 /** Options of {@link LevelKeyedStateBackend.open}. */
@@ -73,6 +78,8 @@ export interface LevelKeyedStateBackendOptions {
   cacheSize?: number;
   /** Delete whatever the directory held before opening (default false: reopen existing state). */
   wipe?: boolean;
+  /** Processing time for state TTL (the operator's clock); default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -103,12 +110,17 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
   private readonly writes: LevelWriteCache;
   private closed = false;
   private tracking = false;
+  /** Incremental TTL cleanups, stopped before the database closes. */
+  private readonly cleanups: TtlCleanup[] = [];
+  /** Incremental TTL cleanups that run on every key selection (`runCleanupForEveryRecord`); undefined when none. */
+  private onKeySelected: (() => void) | undefined;
 
   private constructor(
     private readonly db: Level<Buffer, Buffer>,
     private readonly operatorName: string,
     readonly maxParallelism: number,
     cacheSize: number,
+    private readonly clock: Clock,
   ) {
     this.writes = new LevelWriteCache(db, cacheSize, (name, table, ops) => this.entryOps(name, table, ops));
   }
@@ -118,9 +130,11 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     if (options.wipe) await rm(options.path, { recursive: true, force: true });
     const db = new Level<Buffer, Buffer>(options.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await db.open();
-    const b = new LevelKeyedStateBackend(db, options.operatorName, options.maxParallelism, options.cacheSize ?? 10_000);
-    for await (const [k, v] of db.iterator({ gte: KIND_PREFIX, lt: Buffer.from([0xff, 0xff, 0x6c]) }))
-      b.declare(k.toString('utf8', KIND_PREFIX.length), v.toString('utf8') as StateKind);
+    const b = new LevelKeyedStateBackend(db, options.operatorName, options.maxParallelism, options.cacheSize ?? 10_000, options.clock ?? systemClock);
+    for await (const [k, v] of db.iterator({ gte: KIND_PREFIX, lt: Buffer.from([0xff, 0xff, 0x6c]) })) {
+      const { kind, ttl } = decodeKindRecord(v.toString('utf8'));
+      b.declare(k.toString('utf8', KIND_PREFIX.length), kind, ttl);
+    }
     return b;
   }
 
@@ -128,6 +142,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     this.currentKey =
       (typeof key === 'string' && key.charCodeAt(0) !== 0) || typeof key === 'number' ? key : normalizeKey(key, this.operatorName);
     this.currentEncoded = undefined;
+    if (this.onKeySelected !== undefined) this.onKeySelected();
   }
 
   getCurrentKey(): NormalizedKey {
@@ -137,11 +152,28 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
   setCurrentNormalizedKey(key: NormalizedKey): void {
     this.currentKey = key;
     this.currentEncoded = undefined;
+    if (this.onKeySelected !== undefined) this.onKeySelected();
   }
 
   getState<D extends StateDescriptor>(descriptor: D): StateOf<D> {
-    const entry = this.declare(descriptor.name, descriptor.kind);
-    entry.handle ??= this.createHandle(descriptor, entry);
+    const config = descriptor.getTtlConfig();
+    const entry = this.declare(descriptor.name, descriptor.kind, ttlEnabled(config));
+    if (entry.handle === undefined) {
+      let cleanup: LevelTtlCleanup | undefined;
+      const inc = config.cleanupStrategies.incremental;
+      if (entry.ttl) {
+        entry.ttlConfig = config;
+        if (inc !== undefined) {
+          cleanup = new LevelTtlCleanup(this.db, entry, this.maxParallelism, config.ttlMs, inc.cleanupSize, this.clock, this);
+          this.cleanups.push(cleanup);
+          if (inc.runCleanupForEveryRecord) {
+            const before = this.onKeySelected;
+            this.onKeySelected = before === undefined ? () => cleanup!.step() : () => (before(), cleanup!.step());
+          }
+        }
+      }
+      entry.handle = createLevelHandle(this, entry, descriptor, this.clock, cleanup);
+    }
     return entry.handle as StateOf<D>;
   }
 
@@ -154,7 +186,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
 
   /** Every key with a value in the named state (as of the call), in LevelDB order; scans the whole database. */
   async keysAsync(stateName: string): Promise<NormalizedKey[]> {
-    const snap = await this.snapshotAsync([stateName]);
+    const snap = await this.scan([stateName], false);
     return snap.states.flatMap((s) => s.entries.map(([k]) => k));
   }
 
@@ -167,54 +199,22 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
 
   /**
    * The state as of the call, as plain data detached from the live state (heap backend format).
-   * Writes made after the call (while the promise is pending) are not in it.
+   * Writes made after the call (while the promise is pending) are not in it. A full snapshot: states
+   * with `cleanupFullSnapshot()` leave out what expired at the call (live state keeps it).
    */
-  async snapshotAsync(only?: readonly string[]): Promise<KeyedStateSnapshot> {
+  snapshotAsync(only?: readonly string[]): Promise<KeyedStateSnapshot> {
+    return this.scan(only, true);
+  }
+
+  /** The entries of every state (or `only` those), as of the call; `dropExpired`: apply full-snapshot cleanup. */
+  private scan(only: readonly string[] | undefined, dropExpired: boolean): Promise<KeyedStateSnapshot> {
     this.throwFlushError();
-    // Overlay = every entry not yet surely in LevelDB (writing, queued, cache: newest wins), encoded now.
-    const overlay = new Map<string, Map<NormalizedKey, Buffer | undefined>>();
-    for (const gen of this.writes.generations()) {
-      for (const [name, table] of gen.states) {
-        const kind = this.kinds.get(name)!.kind;
-        let o = overlay.get(name);
-        if (o === undefined) overlay.set(name, (o = new Map()));
-        for (const [k, v] of table) o.set(k, v === TOMBSTONE ? undefined : this.encode(kind, v));
-      }
-    }
-    // The iterator reads an implicit LevelDB snapshot taken now, synchronously: later batches are invisible.
-    const it = this.db.iterator({ lt: Buffer.from([0xff, 0xff]) });
-    const byName = new Map<string, Map<NormalizedKey, Buffer>>();
-    const wanted = only === undefined ? undefined : new Set(only);
-    try {
-      for await (const [k, v] of it) {
-        const nul = k.indexOf(0, 2);
-        const name = k.toString('utf8', 2, nul);
-        if (wanted !== undefined && !wanted.has(name)) continue;
-        let m = byName.get(name);
-        if (m === undefined) byName.set(name, (m = new Map()));
-        m.set(decodeKey(k, nul + 1), v);
-      }
-    } finally {
-      await it.close();
-    }
-    const states: KeyedStateSnapshot['states'] = [];
-    for (const [name, { kind }] of this.kinds) {
-      if (wanted !== undefined && !wanted.has(name)) continue;
-      const m = byName.get(name) ?? new Map<NormalizedKey, Buffer>();
-      for (const [k, v] of overlay.get(name) ?? []) {
-        if (v === undefined) m.delete(k);
-        else m.set(k, v);
-      }
-      const entries: [NormalizedKey, unknown][] = [];
-      for (const [k, v] of m) entries.push([k, this.decode(kind, v)]);
-      states.push({ name, kind, entries });
-    }
-    return { version: 1, maxParallelism: this.maxParallelism, states };
+    return scanLevelState(this.db, this.kinds, this.writes.generations(), this.maxParallelism, only, dropExpired ? this.clock.now() : undefined);
   }
 
   restore(snapshots: readonly KeyedStateSnapshot[], range: { start: number; end: number }): void {
     for (const s of restoredStates(snapshots, range, this.maxParallelism, this.operatorName)) {
-      const meta = this.declare(s.name, s.kind);
+      const meta = this.declare(s.name, s.kind, s.ttl);
       for (const [k, v] of s.entries) this.write(meta, k, v);
     }
   }
@@ -260,7 +260,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
    */
   applyChanges(changes: KeyGroupChanges): void {
     for (const s of changes.states) {
-      const meta = this.declare(s.name, s.kind);
+      const meta = this.declare(s.name, s.kind, s.ttl === true);
       for (const [k, v] of s.put) this.write(meta, k, detached(s.kind, v));
       for (const k of s.del) this.write(meta, k, undefined);
     }
@@ -272,10 +272,11 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     this.throwFlushError();
   }
 
-  /** Flushes and closes the database. */
+  /** Stops TTL cleanup, flushes and closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
+      await Promise.all(this.cleanups.map((c) => c.stop()));
       await this.flush();
     } finally {
       this.closed = true;
@@ -299,7 +300,18 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     const c = this.writes.get(meta.name, k);
     if (c !== undefined) return c === TOMBSTONE ? undefined : c;
     const raw = this.db.getSync(this.levelKey(meta.prefix, k));
-    return raw === undefined ? undefined : this.decode(meta.kind, raw);
+    return raw === undefined ? undefined : decodeValue(meta.kind, raw);
+  }
+
+  /** The entries of state `name` not yet surely in LevelDB (newest wins; deletions left out), for TTL cleanup. */
+  cachedEntries(name: string): Map<NormalizedKey, unknown> {
+    const out = new Map<NormalizedKey, unknown>();
+    for (const gen of this.writes.generations())
+      for (const [k, v] of gen.states.get(name) ?? []) {
+        if (v === TOMBSTONE) out.delete(k);
+        else out.set(k, v);
+      }
+    return out;
   }
 
   /** Sets (or with `undefined`, deletes) the value of `key` in state `meta`, and marks it changed when tracking. */
@@ -331,21 +343,12 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
     return out;
   }
 
-  private decode(kind: StateKind, raw: Buffer): unknown {
-    const v = packr.unpack(raw);
-    return kind === 'map' ? new Map(v as [unknown, unknown][]) : v;
-  }
-
-  private encode(kind: StateKind, v: unknown): Buffer {
-    return packr.pack(kind === 'map' ? [...(v as Map<unknown, unknown>)] : v);
-  }
-
   /** The batch operations writing the dirty entries `table` of state `name` (keys and values encoded now). */
   private entryOps(name: string, table: StateCache, ops: BatchOp[]): void {
     const meta = this.kinds.get(name)!;
     for (const [k, v] of table) {
       const key = this.levelKey(meta.prefix, k);
-      ops.push(v === TOMBSTONE ? { type: 'del', key } : { type: 'put', key, value: this.encode(meta.kind, v) });
+      ops.push(v === TOMBSTONE ? { type: 'del', key } : { type: 'put', key, value: encodeValue(meta.kind, v) });
     }
   }
 
@@ -357,7 +360,7 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
       });
   }
 
-  private declare(name: string, kind: StateKind): LevelStateMeta {
+  private declare(name: string, kind: StateKind, ttl: boolean): LevelStateMeta {
     const existing = this.kinds.get(name);
     if (existing !== undefined) {
       if (existing.kind !== kind)
@@ -366,31 +369,25 @@ export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKey
           `operator "${this.operatorName}": state "${name}" is ${existing.kind} state but is now declared as ${kind} state; use a new state name for a different kind`,
           { operator: this.operatorName },
         );
+      if (existing.ttl !== ttl) throw ttlMismatch(this.operatorName, name, existing.ttl);
       return existing;
     }
     if (name.includes('\u0000'))
       throw new EddyError('EDDY_INVALID_ARGUMENT', `operator "${this.operatorName}": state name ${JSON.stringify(name)} contains U+0000`, {
         operator: this.operatorName,
       });
-    const entry: LevelStateMeta = { name, kind, handle: undefined, prefix: Buffer.from(name + '\u0000'), dirty: this.tracking ? new Set() : undefined };
+    const entry: LevelStateMeta = {
+      name,
+      kind,
+      handle: undefined,
+      prefix: Buffer.from(name + '\u0000'),
+      dirty: this.tracking ? new Set() : undefined,
+      ttl,
+      ttlConfig: undefined,
+    };
     this.kinds.set(name, entry);
-    // Persisted with the next batch, so that a reopened database knows the kind.
-    this.writes.addKind(name, kind);
+    // Persisted with the next batch, so that a reopened database knows the kind and TTL form.
+    this.writes.addKind(name, encodeKindRecord(kind, ttl));
     return entry;
-  }
-
-  private createHandle(d: StateDescriptor, meta: LevelStateMeta): unknown {
-    switch (d.kind) {
-      case 'value':
-        return new LevelValueState(this, meta, (d as ValueStateDescriptor<unknown>).defaultValue);
-      case 'list':
-        return new LevelListState(this, meta);
-      case 'map':
-        return new LevelMapState(this, meta);
-      case 'reducing':
-        return new LevelReducingState(this, meta, (d as ReducingStateDescriptor<unknown>).reduceFunction);
-      case 'aggregating':
-        return new LevelAggregatingState(this, meta, (d as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
-    }
   }
 }

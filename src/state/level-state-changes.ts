@@ -31,7 +31,7 @@ export function dirtyChanges(
   for (const [name, meta] of states) {
     const dirty = meta.dirty;
     if (dirty === undefined || dirty.size === 0) continue;
-    out.state(name, meta.kind);
+    out.state(name, meta.kind, meta.ttl);
     for (const k of dirty) {
       const v = read(meta, k);
       if (v === undefined) out.del(k);
@@ -47,7 +47,7 @@ export function snapshotChanges(snap: KeyedStateSnapshot, maxParallelism: number
   const out = new KeyedStateChangesBuilder(maxParallelism);
   for (const s of snap.states) {
     if (s.entries.length === 0) continue;
-    out.state(s.name, s.kind);
+    out.state(s.name, s.kind, s.ttl === true);
     for (const [k, v] of s.entries) out.put(k, v);
   }
   return out.changes;

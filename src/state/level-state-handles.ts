@@ -1,12 +1,19 @@
 // The state handles of the LevelDB keyed state backend: each reads and writes the backend's current key.
+import type { Clock } from '../time/clock.ts';
 import type {
   AggregatingState,
+  AggregatingStateDescriptor,
   ListState,
   MapState,
   ReducingState,
+  ReducingStateDescriptor,
+  StateDescriptor,
   ValueState,
+  ValueStateDescriptor,
 } from './descriptors.ts';
 import type { LevelKeyedStateBackend, LevelStateMeta } from './level-keyed-state-backend.ts';
+import { createTtlHandle, type TtlStore } from './ttl-state-handles.ts';
+import { ttlSettings, type TtlCleanup } from './ttl-value.ts';
 
 const EMPTY: readonly never[] = Object.freeze([]);
 
@@ -146,5 +153,39 @@ export class LevelAggregatingState<IN, ACC, OUT> extends LevelStateBase implemen
   add(value: IN): void {
     const acc: ACC | undefined = this.raw;
     this.set(this.fn.add(value, acc === undefined ? this.fn.createAccumulator() : acc));
+  }
+}
+
+/** The TTL handles' view of a LevelDB state: the current key's stored value, written through the backend's tracked write. */
+class LevelTtlStore implements TtlStore {
+  constructor(
+    private readonly b: LevelKeyedStateBackend,
+    private readonly meta: LevelStateMeta,
+  ) {}
+  get(): any {
+    return this.b.read(this.meta);
+  }
+  set(v: unknown): void {
+    this.b.write(this.meta, this.b.getCurrentKey(), v);
+  }
+}
+
+/**
+ * The handle of state `meta` declared by `d`: a TTL handle (with `cleanup`, if any, run on every
+ * access) when `meta` stores timestamps, else the plain handle of its kind, which pays nothing for TTL.
+ */
+export function createLevelHandle(b: LevelKeyedStateBackend, meta: LevelStateMeta, d: StateDescriptor, clock: Clock, cleanup: TtlCleanup | undefined): unknown {
+  if (meta.ttl) return createTtlHandle(d, new LevelTtlStore(b, meta), ttlSettings(d.getTtlConfig(), clock, cleanup));
+  switch (d.kind) {
+    case 'value':
+      return new LevelValueState(b, meta, (d as ValueStateDescriptor<unknown>).defaultValue);
+    case 'list':
+      return new LevelListState(b, meta);
+    case 'map':
+      return new LevelMapState(b, meta);
+    case 'reducing':
+      return new LevelReducingState(b, meta, (d as ReducingStateDescriptor<unknown>).reduceFunction);
+    case 'aggregating':
+      return new LevelAggregatingState(b, meta, (d as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
   }
 }

@@ -1,6 +1,5 @@
 // The LevelDB backend's write cache: dirty entries in memory, sealed into generations that background batches write in order.
 import type { Level } from 'level';
-import type { StateKind } from './descriptors.ts';
 import type { NormalizedKey } from './key-group.ts';
 import { KIND_PREFIX } from './level-key-codec.ts';
 
@@ -33,8 +32,8 @@ export class LevelWriteCache {
   private queued: Generation | undefined;
   /** The loop that writes generations, while one runs. */
   private pumping: Promise<void> | undefined;
-  /** State kinds declared since the last batch, persisted with the next one. */
-  private pendingKinds: [string, StateKind][] = [];
+  /** State kind records (see encodeKindRecord) declared since the last batch, persisted with the next one. */
+  private pendingKinds: [string, string][] = [];
   private flushError: unknown;
 
   constructor(
@@ -74,9 +73,9 @@ export class LevelWriteCache {
     if (table.size !== before && ++this.cache.size > this.cacheSize) this.seal();
   }
 
-  /** Records a newly declared state kind, persisted with the next batch so that a reopened database knows it. */
-  addKind(name: string, kind: StateKind): void {
-    this.pendingKinds.push([name, kind]);
+  /** Records a newly declared state's kind record, persisted with the next batch so that a reopened database knows it. */
+  addKind(name: string, record: string): void {
+    this.pendingKinds.push([name, record]);
   }
 
   /** The generations not yet surely in LevelDB, oldest first (writing, queued, cache): a later one overrides an earlier. */

@@ -16,7 +16,7 @@ export function* restoredStates(
   range: { start: number; end: number },
   maxParallelism: number,
   operatorName: string,
-): Generator<{ name: string; kind: StateKind; entries: [NormalizedKey, unknown][] }> {
+): Generator<{ name: string; kind: StateKind; ttl: boolean; entries: [NormalizedKey, unknown][] }> {
   for (const snap of snapshots) {
     if (snap.maxParallelism !== maxParallelism)
       throw new EddyError(
@@ -31,7 +31,7 @@ export function* restoredStates(
         if (g < range.start || g > range.end) continue;
         entries.push([k, s.kind === 'list' ? (v as unknown[]).slice() : s.kind === 'map' ? new Map(v as Map<unknown, unknown>) : v]);
       }
-      yield { name: s.name, kind: s.kind, entries };
+      yield { name: s.name, kind: s.kind, ttl: s.ttl === true, entries };
     }
   }
 }

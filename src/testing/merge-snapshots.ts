@@ -7,7 +7,7 @@ import type { OperatorSnapshot } from '../operators/operator.ts';
  * The snapshots of several subtasks as one: keyed state merged per state name, timers concatenated,
  * operator (non-keyed) state kept when at most one snapshot carries it or all carry the same.
  *
- * @throws EddyError `EDDY_STATE_MISMATCH` when the snapshots disagree on maxParallelism, on a state's kind, or on operator state.
+ * @throws EddyError `EDDY_STATE_MISMATCH` when the snapshots disagree on maxParallelism, on a state's kind or TTL form, or on operator state.
  */
 export function mergeSnapshots(snapshots: readonly OperatorSnapshot[]): OperatorSnapshot {
   const merged: OperatorSnapshot = {};
@@ -36,9 +36,11 @@ export function mergeSnapshots(snapshots: readonly OperatorSnapshot[]): Operator
     }
     for (const st of k.states) {
       const into = merged.keyed.states.find((x) => x.name === st.name);
-      if (into === undefined) merged.keyed.states.push({ name: st.name, kind: st.kind, entries: st.entries.slice() });
+      if (into === undefined) merged.keyed.states.push({ ...st, entries: st.entries.slice() });
       else if (into.kind !== st.kind)
         throw new EddyError('EDDY_STATE_MISMATCH', `OperatorHarness.mergeSnapshots: state "${st.name}" is ${into.kind} state in one snapshot and ${st.kind} state in another`);
+      else if (into.ttl !== st.ttl)
+        throw new EddyError('EDDY_STATE_MISMATCH', `OperatorHarness.mergeSnapshots: state "${st.name}" has a time-to-live in one snapshot and none in another`);
       else into.entries.push(...st.entries);
     }
   }

@@ -80,7 +80,7 @@ export class OperatorHarness<IN, OUT> {
     this.keyGroups = keyGroupRange(subtaskIndex, parallelism, maxParallelism);
     this.keySelector = options.keySelector;
     this.clock = options.clock ?? new ManualClock(0);
-    this.stateBackend = this.keySelector === undefined ? undefined : new HeapKeyedStateBackend(operator.name, maxParallelism);
+    this.stateBackend = this.keySelector === undefined ? undefined : new HeapKeyedStateBackend(operator.name, maxParallelism, { clock: this.clock });
     const counters = this.counters;
     this.context = {
       jobName: options.jobName ?? 'harness',

@@ -126,17 +126,24 @@ let handlersInstalled = false;
 let signalShutdown = false;
 
 /** Work that must finish before the servers stop on a signal, e.g. cancelling the jobs that run on them. */
-const shutdownHooks = new Set<() => Promise<unknown>>();
+const shutdownHooks = new Set<(signal: 'SIGINT' | 'SIGTERM') => Promise<unknown>>();
 
 /** How long shutdown hooks may take on SIGINT/SIGTERM before the servers are stopped anyway. */
 const SHUTDOWN_HOOK_GRACE_MS = 5_000;
 
 /**
  * Registers `hook` to run (at most 5 s) when SIGINT/SIGTERM stops the embedded servers, before they
- * stop: the executor cancels its jobs here so they end as 'canceled' rather than losing their server.
- * Returns the function that unregisters it.
+ * stop and the process exits: the executor cancels its jobs here so they end as 'canceled' rather
+ * than losing their server, and `eddy run` waits here for the job script to finish (so what it prints
+ * after its job ended, e.g. a summary, is not cut off). The hook gets the signal. Returns the
+ * function that unregisters it.
+ *
+ * @example
+ * ```ts
+ * const unregister = registerShutdownHook(() => job.cancel());
+ * ```
  */
-export function registerShutdownHook(hook: () => Promise<unknown>): () => void {
+export function registerShutdownHook(hook: (signal: 'SIGINT' | 'SIGTERM') => Promise<unknown>): () => void {
   shutdownHooks.add(hook);
   return () => shutdownHooks.delete(hook);
 }
@@ -149,7 +156,7 @@ function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
     process.exit(code);
   }
   signalShutdown = true;
-  const hooks = Promise.allSettled([...shutdownHooks].map((h) => h()));
+  const hooks = Promise.allSettled([...shutdownHooks].map((h) => h(signal)));
   void Promise.race([hooks, systemClock.sleep(SHUTDOWN_HOOK_GRACE_MS)])
     .then(() => Promise.allSettled([...running].map((r) => r.stop())))
     .then(() => process.exit(code));

@@ -6,8 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { formatReport, SAMPLE_TEXT, tokenize } from '../../examples/wordcount.ts';
+import { LevelCheckpointStorage } from '../../src/checkpoint/level-checkpoint-storage.ts';
 import { parseCommand } from '../../src/cli/args.ts';
-import { formatError, main, type CliIO } from '../../src/cli/main.ts';
+import { formatError, main, MAIN_HELP, RUN_HELP, type CliIO } from '../../src/cli/main.ts';
+import { SAVEPOINT_HELP } from '../../src/cli/savepoint.ts';
+import { PUBLISH_HELP } from '../../src/cli/publish.ts';
+import { JobFailedError } from '../../src/api/stream-environment.ts';
 import { EddyError } from '../../src/errors.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -134,6 +138,60 @@ describe('main() in-process', () => {
     });
     expect(await main(['run', 'examples/wordcount.ts'], failing.cli)).toBe(1);
     expect(failing.out.stderr).toBe('eddy: EDDY_NATS_SERVER_MISSING: cannot start the embedded NATS server\n');
+  });
+
+  it('each command has its own help: eddy <command> --help, -h (winning over other mistakes), eddy help <command>', async () => {
+    for (const [args, topic] of [
+      [['savepoint', '--help'], 'savepoint'],
+      [['savepoint', '--bogus', '-h'], 'savepoint'],
+      [['publish', '-h'], 'publish'],
+      [['publish', 'a.b', '--rate', 'x', '--help'], 'publish'],
+      [['help', 'publish'], 'publish'],
+      [['help', 'savepoint'], 'savepoint'],
+      [['run', '--help'], 'run'],
+      [['help'], 'main'],
+    ] as const) {
+      expect(parseCommand(args), args.join(' ')).toEqual({ kind: 'help', topic });
+    }
+    const texts = { main: MAIN_HELP, run: RUN_HELP, savepoint: SAVEPOINT_HELP, publish: PUBLISH_HELP };
+    for (const [topic, text] of Object.entries(texts)) {
+      const { cli, out } = io();
+      expect(await main(topic === 'main' ? ['--help'] : [topic, '--help'], cli)).toBe(0);
+      expect(out.stdout).toBe(text);
+    }
+    expect(SAVEPOINT_HELP).toMatch(/^Usage: eddy savepoint <job name>/);
+    expect(PUBLISH_HELP).toMatch(/^Usage: eddy publish <subject>/);
+    // A usage error points to the help of its command.
+    const { cli, out } = io();
+    expect(await main(['savepoint'], cli)).toBe(2);
+    expect(out.stderr).toContain('Run "eddy savepoint --help" for usage.');
+  });
+
+  it('exit codes as the help says: 2 for usage and configuration errors before the job runs, 1 when the job fails or the script throws', async () => {
+    // RUN_HELP names the codes that mean "bad configuration"; each of them, thrown by the job script, exits 2.
+    const configCodes = ['EDDY_CONFIG', 'EDDY_INVALID_ARGUMENT', 'EDDY_STATE_MISMATCH'] as const;
+    const exitSection = RUN_HELP.slice(RUN_HELP.indexOf('Exit codes:')).replace(/\s+/g, ' ');
+    expect(exitSection).toContain('2 bad usage or configuration found before the job ran');
+    for (const code of configCodes) {
+      expect(exitSection).toContain(code);
+      const { cli, out } = io({
+        importJob: async () => {
+          throw new EddyError(code, 'refused before the job ran');
+        },
+      });
+      expect(await main(['run', 'examples/wordcount.ts'], cli), code).toBe(2);
+      expect(out.stderr).toBe(`eddy: ${code}: refused before the job ran\n`);
+    }
+    const failed = new JobFailedError({ jobId: 'j', jobName: 'j', status: 'failed', durationMs: 1, metrics: {}, deadLetters: 0, restarts: [], error: { code: 'EDDY_CONFIG', message: 'x' } });
+    for (const thrown of [failed, new TypeError('x is not a function'), new EddyError('EDDY_NATS_UNREACHABLE', 'nobody there')]) {
+      const { cli } = io({
+        importJob: async () => {
+          throw thrown;
+        },
+      });
+      expect(await main(['run', 'examples/wordcount.ts'], cli), String(thrown)).toBe(1);
+    }
+    expect(MAIN_HELP).toContain('2 bad usage or configuration');
   });
 
   it('formatError: other errors show their location and a debug hint; EDDY_DEBUG shows stack and causes', () => {
@@ -309,6 +367,140 @@ describe('eddy run examples/sensor-alerts.ts', () => {
     // The private server's URL carries its credential: the demo prints it redacted.
     expect(r.stdout).toMatch(/^job \w+ runs on nats:\/\/\*\*\*@127\.0\.0\.1:\d+; publishing 30 readings\/s/m);
     expect(r.stdout).toMatch(/^published 30 readings, received \d+ alerts; job canceled$/m);
+    expect(await noProcessesMentioning(stateDir)).toEqual([]);
+  });
+});
+
+/** A child `eddy` whose stdout lines can be waited for. */
+function startEddy(args: string[], env: Record<string, string>) {
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of ['NATS_URL', 'EDDY_PARALLELISM', 'EDDY_STATE_DIR', 'EDDY_DEBUG', 'EDDY_JOB_FILE', 'EDDY_RESUME', 'EDDY_FROM_SAVEPOINT']) delete base[k];
+  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const check = (): void => {
+    for (const w of [...waiters]) {
+      const m = stdout.match(w.re);
+      if (m !== null) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+    check();
+  });
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    /** Resolves with the first match of `re` in stdout; rejects if the process ends first. */
+    waitFor(re: RegExp): Promise<RegExpMatchArray> {
+      return new Promise((resolve, reject) => {
+        waiters.push({ re, resolve });
+        check();
+        void closed.then(() => reject(new Error(`eddy ended before printing ${re}; stdout: ${stdout}; stderr: ${stderr}`)));
+      });
+    },
+    async done(): Promise<Run> {
+      const { code, signal } = await closed;
+      return { code, signal, stdout, stderr };
+    },
+  };
+}
+
+describe('eddy run: a job file that does not compile', () => {
+  it('is reported as a load error of the file with line, column and the line itself, exit 2', async () => {
+    const job = join(tempDir(), 'broken.ts');
+    writeFileSync(job, 'const x = 1;\nconst y = (2;\nconsole.log(x, y);\n');
+    const r = await eddy(['run', job], { NATS_URL: natsUrl });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`eddy: EDDY_JOB_LOAD: cannot load ${job}: SyntaxError: Expected ")" but found ";" at ${job}:2:13\n    const y = (2;\n                ^\n`);
+    expect(r.stderr).not.toContain('TransformError');
+    expect(r.stderr).not.toContain('the job threw');
+  });
+});
+
+describe('eddy run --resume and stale registrations', () => {
+  /** An unbounded job with checkpoints: prints its id, then a line after its first checkpoint; with "cancel" it cancels itself then. */
+  const JOB = `
+import { StreamEnvironment, generatorSource } from 'eddy';
+const env = StreamEnvironment.create({ checkpointing: 100 });
+env
+  .fromSource(generatorSource(Infinity, (i) => ({ k: i % 4, n: 1 }), { ratePerSecond: 500 }))
+  .uid('numbers')
+  .keyBy((r) => r.k)
+  .sum('n')
+  .uid('counts')
+  .sinkTo({ name: 'discard', createWriter: () => ({ invoke: () => undefined }) });
+const client = await env.executeAsync('resume-cli');
+console.log('STARTED ' + client.jobId);
+while ((client.status().checkpoints?.completed ?? 0) < 1) await new Promise((r) => setTimeout(r, 20));
+console.log('CHECKPOINTED');
+if (process.argv.includes('cancel')) console.log('RESULT ' + (await client.cancel()).status);
+`;
+
+  it('fails without checkpoints, says so for an empty checkpoint directory, and prints the checkpoint it restored; a killed job is not running', async () => {
+    const work = tempDir();
+    const job = join(work, 'resume-job.ts');
+    writeFileSync(job, JOB);
+    const stateDir = join(work, 'state');
+    const checkpoints = join(stateDir, 'checkpoints', 'resume-cli');
+
+    // Nothing to resume: Flink fails on a restore path that does not exist, and so does eddy.
+    const none = await eddy(['run', job, '--state-dir', stateDir, '--resume'], { NATS_URL: natsUrl });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`eddy: EDDY_CONFIG: no checkpoint of job "resume-cli" under ${checkpoints}: nothing to resume`);
+
+    // A checkpoint directory without a completed checkpoint (the process died before its first one): empty state, said so.
+    const empty = await LevelCheckpointStorage.open(checkpoints);
+    await empty.close();
+    const fresh = await eddy(['run', job, '--state-dir', stateDir, '--resume', '--', 'cancel'], { NATS_URL: natsUrl });
+    expect(fresh.code).toBe(0);
+    expect(fresh.stderr).toBe(`eddy: no completed checkpoint of job "resume-cli" under ${checkpoints}; starting from empty state\n`);
+    expect(fresh.stdout).toContain('RESULT canceled');
+
+    // A run killed after its first checkpoint leaves the checkpoint, and its registration.
+    const first = startEddy(['run', job, '--state-dir', stateDir], { NATS_URL: natsUrl });
+    const jobId = (await first.waitFor(/^STARTED (\w+)$/m))[1]!;
+    await first.waitFor(/^CHECKPOINTED$/m);
+    first.child.kill('SIGKILL');
+    const killed = await first.done();
+    expect(killed.signal).toBe('SIGKILL');
+    expect(existsSync(join(stateDir, 'running', 'resume-cli.json'))).toBe(true);
+
+    // The server still answers (NATS_URL), the job does not: said so instead of "no responders".
+    const stale = await eddy(['savepoint', 'resume-cli', '--state-dir', stateDir]);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toContain(`eddy: EDDY_CONFIG: job "resume-cli" is not running (its process ${first.child.pid} is gone)`);
+    expect(stale.stderr).not.toContain('no responders');
+
+    const resumed = await eddy(['run', job, '--state-dir', stateDir, '--resume', '--', 'cancel'], { NATS_URL: natsUrl });
+    expect(resumed.code).toBe(0);
+    const m = /^eddy: job "resume-cli" resumes from checkpoint (\d+) taken at (\S+) \((.+)\)$/m.exec(resumed.stderr);
+    expect(m, resumed.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(1);
+    expect(Number.isNaN(Date.parse(m![2]!))).toBe(false);
+    expect(m![3]).toBe(checkpoints);
+    // The resumed job continues the checkpointed one.
+    expect(resumed.stdout).toContain(`STARTED ${jobId}`);
+    expect(resumed.stdout).toContain('RESULT canceled');
+  });
+});
+
+describe('eddy run: Ctrl-C', () => {
+  it("cancels the job, lets the script print its summary, then exits 130 without leftovers", async () => {
+    const stateDir = tempDir();
+    const run = startEddy(['run', 'examples/sensor-alerts.ts', '--state-dir', stateDir, '--', '--seconds', '0', '--rate', '40'], {});
+    await run.waitFor(/^job \w+ runs on .* until Ctrl-C$/m);
+    run.child.kill('SIGINT');
+    const r = await run.done();
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(130);
+    // Printed after the job was canceled, which the embedded server's signal handler used to cut off.
+    expect(r.stdout).toMatch(/^published \d+ readings, received \d+ alerts; job canceled$/m);
     expect(await noProcessesMentioning(stateDir)).toEqual([]);
   });
 });

@@ -76,9 +76,9 @@ describe('eddy savepoint', () => {
     await withRunningJob(stateDir, { NATS_URL: inject('natsUrl') }, async () => {
       await expectSavepoint(stateDir, join(dir, 'sp1'));
     });
-    // A name nobody runs is a clear error with exit code 1.
+    // A name nobody runs is a clear error with exit code 2 (the command names no running job: a usage error).
     const missing = await run(['savepoint', 'nobody', '--state-dir', stateDir]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/EDDY_CONFIG: no running job named "nobody"/);
   });
 

@@ -14,6 +14,7 @@ import { HeapKeyedStateBackend, type KeyedStateBackend, type KeyedStateSnapshot 
 import { keyGroupOfNormalized, keyGroupRange, normalizeKey, type Key, type NormalizedKey } from '../../src/state/key-group.ts';
 import type { IncrementalKeyedState, KeyGroupChanges, KeyedStateChanges } from '../../src/state/keyed-state-changes.ts';
 import { expectEddyError } from './eddy-error.ts';
+import { keyedStateTtlCases, type BackendOptions } from './keyed-state-ttl-cases.ts';
 
 /**
  * A backend under test; asynchronous backends add `snapshotAsync` / `keysAsync`, `flush` to make
@@ -296,13 +297,14 @@ export async function checkIncrementalReplay(
 
 /**
  * Defines the behaviour suite for a keyed state backend. `create` returns a fresh, empty backend
- * (maxParallelism 128, operator name "Op") each time it is called.
+ * (maxParallelism 128, operator name "Op", processing time from `options.clock` when given) each
+ * time it is called. The state TTL cases (keyed-state-ttl-cases.ts) are part of it.
  */
-export function keyedStateBackendSuite(name: string, create: () => Promise<BackendUnderTest>): void {
+export function keyedStateBackendSuite(name: string, create: (options?: BackendOptions) => Promise<BackendUnderTest>): void {
   describe(`${name}: keyed state backend`, () => {
     const open: BackendUnderTest[] = [];
-    const make = async () => {
-      const b = await create();
+    const make = async (options?: BackendOptions) => {
+      const b = await create(options);
       open.push(b);
       return b;
     };
@@ -773,5 +775,7 @@ export function keyedStateBackendSuite(name: string, create: () => Promise<Backe
         { numRuns: 25 },
       );
     }));
+
+    keyedStateTtlCases(make, withBackends);
   });
 }

@@ -25,11 +25,11 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-keyedStateBackendSuite('heap', async () => new HeapKeyedStateBackend('Op', 128));
-keyedStateBackendSuite('LevelDB', () => LevelKeyedStateBackend.open({ path: nextPath(), operatorName: 'Op', maxParallelism: 128 }));
+keyedStateBackendSuite('heap', async (o) => new HeapKeyedStateBackend('Op', 128, o));
+keyedStateBackendSuite('LevelDB', (o) => LevelKeyedStateBackend.open({ path: nextPath(), operatorName: 'Op', maxParallelism: 128, ...o }));
 // A tiny write cache: nearly every write triggers a background flush, so reads go through flushes in flight and getSync.
-keyedStateBackendSuite('LevelDB, cacheSize 3', () =>
-  LevelKeyedStateBackend.open({ path: nextPath(), operatorName: 'Op', maxParallelism: 128, cacheSize: 3 }),
+keyedStateBackendSuite('LevelDB, cacheSize 3', (o) =>
+  LevelKeyedStateBackend.open({ path: nextPath(), operatorName: 'Op', maxParallelism: 128, cacheSize: 3, ...o }),
 );
 
 describe('LevelKeyedStateBackend', () => {
