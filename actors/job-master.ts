@@ -2,10 +2,12 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createActor } from 'xstate';
 import type { CheckpointingOptions, RestartPolicyConfig, SupervisionOptions } from '../src/api/fault-tolerance.ts';
-import type { CheckpointSummary, JobResult, JobStatusInfo, RestartInfo } from '../src/api/job.ts';
+import { countDeadLetters, type CheckpointSummary, type JobResult, type JobStatusInfo, type RestartInfo } from '../src/api/job.ts';
 import type { CheckpointMetadata, CheckpointStorage } from '../src/checkpoint/checkpoint-storage.ts';
 import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
+import type { RecordFailurePolicy } from '../src/functions/record-failure-policy.ts';
 import type { ExecutionPlan } from '../src/plan/execution-plan.ts';
+import type { StateBackendName } from '../src/state/state-backends.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
@@ -17,8 +19,6 @@ import { pipelinedRegions } from './pipelined-regions.ts';
 import { Supervisor } from './supervision/supervisor.ts';
 import type { SupervisorDecision } from './supervision/supervisor.machine.ts';
 import { Task, type NetworkOptions, type TaskStatusReport } from './task.ts';
-import type { RecordFailurePolicy } from '../src/graph/record-failure-policy.ts';
-import { countDeadLetters } from '../src/api/job.ts';
 
 export interface JobMasterOptions {
   jobId: string;
@@ -28,7 +28,7 @@ export interface JobMasterOptions {
   clock: Clock;
   network: NetworkOptions;
   autoWatermarkIntervalMs: number;
-  stateBackend: 'heap' | 'level';
+  stateBackend: StateBackendName;
   stateDir: string;
   /** The job fails when the NATS connection stays lost this long. */
   connectionLossTimeoutMs: number;

@@ -7,6 +7,7 @@ import type { JobSubmission, PipelineExecutor, SubmittedJob } from '../src/api/e
 import type { JobClient, JobResult } from '../src/api/job.ts';
 import { createStreamGraph } from '../src/graph/stream-graph.ts';
 import { createExecutionPlan } from '../src/plan/execution-plan.ts';
+import { jobStateDir, stateBackendFactory } from '../src/state/state-backends.ts';
 import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { connectNats } from '../src/transport/connect-nats.ts';
@@ -191,7 +192,7 @@ export const localExecutor: PipelineExecutor = {
       collector.close();
       // A failed job may have lost its connection: close rather than drain, which could wait for a server that is gone.
       await (r.status === 'finished' ? nc.drain() : nc.close()).catch(() => undefined);
-      if (cfg.stateBackend === 'level') await rm(join(cfg.stateDir, 'jobs', jobId), { recursive: true, force: true }).catch(() => undefined);
+      if (stateBackendFactory(cfg.stateBackend).onDisk) await rm(jobStateDir(cfg.stateDir, jobId), { recursive: true, force: true }).catch(() => undefined);
       await storages.close();
       await unregisterJob(cfg.stateDir, job.jobName, jobId).catch(() => undefined);
       // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default retention).

@@ -1,11 +1,11 @@
 // How a task wires its chain: the writers of its outgoing edges, the specs of its input channels, each operator's context.
 import { DeadLetterPublisher } from '../src/connectors/dead-letter-publisher.ts';
-import { resolveRecordFailurePolicy } from '../src/graph/record-failure-policy.ts';
+import { resolveRecordFailurePolicy } from '../src/functions/record-failure-policy.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
 import type { ExecutionPlan } from '../src/plan/execution-plan.ts';
 import { attributeError, createRecordFailureHandler } from '../src/operators/record-failure.ts';
 import type { OperatorContext } from '../src/operators/operator.ts';
-import type { KeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend } from '../src/state/keyed-state-backend.ts';
 import type { InputChannelSpec } from '../src/transport/input-gate.ts';
 import type { ChannelSender, OutputGate } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';

@@ -2,7 +2,7 @@
 import type { Subscription } from '@nats-io/transport-node';
 import type { CheckpointKind, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
 import { EddyError, toErrorInfo } from '../src/errors.ts';
-import { attributeError } from '../src/operators/operator-chain.ts';
+import { attributeError } from '../src/operators/record-failure.ts';
 import type { StreamOperator } from '../src/operators/operator.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
 import type { RecordWriter } from '../src/transport/record-writer.ts';

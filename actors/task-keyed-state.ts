@@ -1,36 +1,35 @@
 // A task's keyed state: one backend per keyed chain member (heap or LevelDB), restored from a checkpoint, deleted at the end.
-import { join } from 'node:path';
 import { restoreOperator } from '../src/checkpoint/operator-restore.ts';
 
-import { attributeError } from '../src/operators/operator-chain.ts';
+import { attributeError } from '../src/operators/record-failure.ts';
 import type { OperatorSnapshot } from '../src/operators/operator.ts';
-import { HeapKeyedStateBackend, type KeyedStateBackend } from '../src/state/heap-keyed-state-backend.ts';
-import type { IncrementalKeyedState } from '../src/state/keyed-state-changes.ts';
-import { LevelKeyedStateBackend } from '../src/state/level-keyed-state-backend.ts';
+import { stateBackendFactory, type TaskKeyedStateBackend } from '../src/state/state-backends.ts';
 import type { TaskDeployment } from './task-protocol.ts';
 
-type Backend = KeyedStateBackend & IncrementalKeyedState;
+type Backend = TaskKeyedStateBackend;
 
 /** The keyed state backends of one task, by chain member (node id). */
 export class TaskKeyedState {
   private readonly backends = new Map<number, Backend>();
-  private readonly level: LevelKeyedStateBackend[] = [];
 
   constructor(private readonly d: TaskDeployment) {}
 
   /** Creates one backend per keyed chain member, before the operators are set up. */
   async create(): Promise<void> {
     const { d } = this;
+    const factory = stateBackendFactory(d.stateBackend);
     for (const node of d.vertex.nodes) {
       if (!node.keyed) continue;
-      if (d.stateBackend === 'heap') this.backends.set(node.id, new HeapKeyedStateBackend(node.name, d.plan.maxParallelism, { clock: d.clock }));
-      else {
-        // The attempt is in the path: a restarted task never opens the directory its predecessor may still hold.
-        const path = join(d.stateDir, 'jobs', d.jobId, `v${d.vertex.id}-s${d.subtask}-n${node.id}-a${d.attempt}`);
-        const backend = await LevelKeyedStateBackend.open({ path, operatorName: node.name, maxParallelism: d.plan.maxParallelism, wipe: true, clock: d.clock });
-        this.level.push(backend);
-        this.backends.set(node.id, backend);
-      }
+      const backend = await factory.create({
+        operatorName: node.name,
+        maxParallelism: d.plan.maxParallelism,
+        clock: d.clock,
+        stateDir: d.stateDir,
+        jobId: d.jobId,
+        // The attempt is in the name: a restarted task never opens the files its predecessor may still hold.
+        instance: `v${d.vertex.id}-s${d.subtask}-n${node.id}-a${d.attempt}`,
+      });
+      this.backends.set(node.id, backend);
     }
   }
 
@@ -60,10 +59,11 @@ export class TaskKeyedState {
     for (const b of this.backends.values()) b.trackChanges();
   }
 
-  /** Closes and deletes LevelDB state: without a checkpoint referring to it, it lives only as long as the task. */
+  /** Closes and deletes on-disk state (LevelDB): without a checkpoint referring to it, it lives only as long as the task. */
   async destroy(): Promise<unknown[]> {
     const errors: unknown[] = [];
-    for (const b of this.level) {
+    for (const b of this.backends.values()) {
+      if (b.destroy === undefined) continue;
       try {
         await b.destroy();
       } catch (e) {

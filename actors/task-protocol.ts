@@ -3,8 +3,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { CheckpointingOptions } from '../src/api/fault-tolerance.ts';
 import type { CheckpointKind, CheckpointMetadata, CheckpointStorage, OperatorStateHandle } from '../src/checkpoint/checkpoint-storage.ts';
 import type { ErrorInfo } from '../src/errors.ts';
-import type { RecordFailurePolicy } from '../src/graph/record-failure-policy.ts';
+import type { RecordFailurePolicy } from '../src/functions/record-failure-policy.ts';
 import type { ExecutionPlan, PlanVertex } from '../src/plan/execution-plan.ts';
+import type { StateBackendName } from '../src/state/state-backends.ts';
 import type { Clock } from '../src/time/clock.ts';
 import type { TaskState } from './task.machine.ts';
 
@@ -30,7 +31,7 @@ export interface TaskDeployment {
   network: NetworkOptions;
   autoWatermarkIntervalMs: number;
   /** Where keyed state lives; 'level' keeps it under `stateDir`. */
-  stateBackend: 'heap' | 'level';
+  stateBackend: StateBackendName;
   stateDir: string;
   /** Namespace of data and credit subjects; it changes per attempt, so frames of a stopped attempt never reach a new one. */
   dataJob: string;

@@ -7,10 +7,12 @@ import { EddyError, toErrorInfo } from '../src/errors.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
 import { fuseRun } from '../src/operators/chain-fusion.ts';
 import { ChainInputPause } from '../src/operators/input-pause.ts';
-import { attributeError, createOperatorChain, type OperatorChain } from '../src/operators/operator-chain.ts';
+import { attributeError } from '../src/operators/record-failure.ts';
+import { createOperatorChain, type OperatorChain } from './operator-chain.ts';
 import type { OperatorContext, Output } from '../src/operators/operator.ts';
 import { MAX_WATERMARK } from '../src/time/watermark.ts';
 import { FrameCodec, type Frame } from '../src/transport/frame-codec.ts';
+import { NatsCreditReturner } from '../src/transport/credit-returner.ts';
 import { InputGate } from '../src/transport/input-gate.ts';
 import { OutputGate } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
@@ -138,7 +140,8 @@ export class Task {
       if (d.checkpointing !== undefined) this.setUpCheckpointing();
       this.outputGate.start();
       if (d.vertex.inputs.length > 0) {
-        this.inputGate = new InputGate(inputChannelSpecs(d), d.nc, this.codec, {
+        const specs = inputChannelSpecs(d);
+        this.inputGate = new InputGate(specs, new NatsCreditReturner(d.nc, this.codec, specs), this.codec, {
           onRecords: (records, timestamps, inputIndex) => this.onRecords(records, timestamps, inputIndex),
           onWatermark: (wm) => this.chain.input.emitWatermark(wm),
           onWatermarkStatus: (idle) => this.chain.input.emitWatermarkStatus(idle),

@@ -54,6 +54,20 @@ export function isEddyError(e: unknown, code?: EddyErrorCode): e is EddyError {
   return e instanceof EddyError && (code === undefined || e.code === code);
 }
 
+/**
+ * The message of any thrown value without the `EDDY_...: ` code prefix, for quoting one error inside
+ * another's message.
+ *
+ * @example
+ * ```ts
+ * errorText(new EddyError('EDDY_DECODE', 'bad byte')); // 'bad byte'
+ * ```
+ */
+export function errorText(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return e instanceof EddyError && text.startsWith(`${e.code}: `) ? text.slice(e.code.length + 2) : text;
+}
+
 /** A plain, serializable description of an error, as carried in control messages and job results. */
 export interface ErrorInfo {
   code: string;

@@ -10,7 +10,7 @@ export { ConnectedStreams, KeyedConnectedStreams } from './api/connected-streams
 export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.ts';
 export { IntervalJoin, IntervalJoined } from './api/interval-join.ts';
 export type { JobResult, JobClient, JobStatus, JobStatusInfo, RestartInfo, CheckpointSummary } from './api/job.ts';
-export type { RecordFailurePolicy } from './graph/record-failure-policy.ts';
+export type { RecordFailurePolicy } from './functions/record-failure-policy.ts';
 export type {
   CheckpointingConfig,
   CheckpointingOptions,
@@ -24,8 +24,8 @@ export type {
   RestartIntensity,
 } from './api/fault-tolerance.ts';
 export type { RestoreConfig } from './api/config.ts';
-export { ProcessFunction, KeyedProcessFunction, CoProcessFunction, KeyedCoProcessFunction, ProcessJoinFunction } from './api/functions.ts';
-export { BroadcastProcessFunction, KeyedBroadcastProcessFunction } from './api/broadcast-functions.ts';
+export { ProcessFunction, KeyedProcessFunction, CoProcessFunction, KeyedCoProcessFunction, ProcessJoinFunction } from './functions/functions.ts';
+export { BroadcastProcessFunction, KeyedBroadcastProcessFunction } from './functions/broadcast-functions.ts';
 export type {
   BroadcastProcessFunctionLike,
   KeyedBroadcastProcessFunctionLike,
@@ -36,7 +36,7 @@ export type {
   KeyedBroadcastOnTimerContext,
   BroadcastState,
   ReadOnlyBroadcastState,
-} from './api/broadcast-functions.ts';
+} from './functions/broadcast-functions.ts';
 export type {
   Collector,
   RuntimeContext,
@@ -57,8 +57,8 @@ export type {
   CoProcessFunctionLike,
   ProcessJoinContext,
   ProcessJoinFunctionLike,
-} from './api/functions.ts';
-export { OutputTag } from './api/output-tag.ts';
+} from './functions/functions.ts';
+export { OutputTag } from './functions/output-tag.ts';
 export {
   ValueStateDescriptor,
   ListStateDescriptor,
@@ -112,8 +112,8 @@ export type { WatermarkGenerator, WatermarkOutput, WatermarkGeneratorContext, Ti
 export { WindowedStream, AllWindowedStream } from './api/windowed-stream.ts';
 export { JoinedStreams, JoinWhere, JoinEqualTo, JoinWithWindow } from './api/joined-streams.ts';
 export type { TaggedUnion } from './api/joined-streams.ts';
-export { TimeWindow, GlobalWindow } from './api/windowing/windows.ts';
-export type { Window } from './api/windowing/windows.ts';
+export { TimeWindow, GlobalWindow } from './functions/windowing/windows.ts';
+export type { Window } from './functions/windowing/windows.ts';
 export {
   WindowAssigner,
   MergingWindowAssigner,
@@ -125,11 +125,11 @@ export {
   SlidingProcessingTimeWindows,
   ProcessingTimeSessionWindows,
   GlobalWindows,
-} from './api/windowing/assigners.ts';
-export type { WindowAssignerContext, WindowId, SlicedWindowLayout } from './api/windowing/assigners.ts';
-export { Trigger, TriggerResult, EventTimeTrigger, ProcessingTimeTrigger, CountTrigger, PurgingTrigger, NeverTrigger } from './api/windowing/triggers.ts';
-export type { TriggerContext, OnMergeContext } from './api/windowing/triggers.ts';
-export { CountEvictor, TimeEvictor } from './api/windowing/evictors.ts';
-export type { Evictor, EvictorContext, TimestampedElement } from './api/windowing/evictors.ts';
-export { ProcessWindowFunction, ProcessAllWindowFunction } from './api/windowing/functions.ts';
-export type { ProcessWindowContext, ProcessWindowFunctionLike, ProcessAllWindowFunctionLike, JoinFunction } from './api/windowing/functions.ts';
+} from './functions/windowing/assigners.ts';
+export type { WindowAssignerContext, WindowId, SlicedWindowLayout } from './functions/windowing/assigners.ts';
+export { Trigger, TriggerResult, EventTimeTrigger, ProcessingTimeTrigger, CountTrigger, PurgingTrigger, NeverTrigger } from './functions/windowing/triggers.ts';
+export type { TriggerContext, OnMergeContext } from './functions/windowing/triggers.ts';
+export { CountEvictor, TimeEvictor } from './functions/windowing/evictors.ts';
+export type { Evictor, EvictorContext, TimestampedElement } from './functions/windowing/evictors.ts';
+export { ProcessWindowFunction, ProcessAllWindowFunction } from './functions/windowing/functions.ts';
+export type { ProcessWindowContext, ProcessWindowFunctionLike, ProcessAllWindowFunctionLike, JoinFunction } from './functions/windowing/functions.ts';

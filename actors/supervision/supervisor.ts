@@ -1,5 +1,6 @@
 // A runtime wrapper around the supervisor machine: reads time from a Clock, stops/starts children through hooks, schedules delayed restarts.
 import { createActor, type Actor } from 'xstate';
+import { EddyError } from '../../src/errors.ts';
 import type { Cancelable, Clock } from '../../src/time/clock.ts';
 import { supervisorMachine, type SupervisorConfig, type SupervisorDecision } from './supervisor.machine.ts';
 
@@ -63,7 +64,7 @@ export class Supervisor {
     }
     this.actor.send({ type: 'CHILD_FAILED', child, cause, now: this.clock.now() });
     const decision = this.actor.getSnapshot().context.lastDecision;
-    if (decision === null) throw new Error('unreachable: no decision after CHILD_FAILED');
+    if (decision === null) throw new EddyError('EDDY_INTERNAL', `the supervisor took no decision after the failure of ${JSON.stringify(child)}; this is a bug in eddy, please report it`);
     if (decision.type === 'RESTART') {
       this.hooks.stop(decision.stop, decision);
       const waiting = new Set(decision.restart);

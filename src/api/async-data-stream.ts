@@ -4,7 +4,7 @@ import type { OneInputTransformation } from '../graph/transformation.ts';
 import { AsyncWaitOperator, type AsyncOutputMode, type AsyncWaitSettings } from '../operators/async-wait-operator.ts';
 import { cloneFunction } from './clone-function.ts';
 import { DataStream } from './data-stream.ts';
-import type { AsyncFunction } from './functions.ts';
+import type { AsyncFunction } from '../functions/functions.ts';
 
 /** How an async operator calls its function. */
 export interface AsyncWaitOptions {

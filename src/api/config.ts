@@ -1,6 +1,7 @@
 // Job configuration: what StreamEnvironment.create accepts, its defaults, and its validation (EDDY_CONFIG).
 import { EddyError } from '../errors.ts';
-import { validateRecordFailurePolicy, type RecordFailurePolicy } from '../graph/record-failure-policy.ts';
+import { validateRecordFailurePolicy, type RecordFailurePolicy } from '../functions/record-failure-policy.ts';
+import { DEFAULT_STATE_BACKEND, isStateBackendName, STATE_BACKEND_NAMES, type StateBackendName } from '../state/state-backends.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { redactNatsUrl } from '../transport/nats-url.ts';
 import {
@@ -43,7 +44,7 @@ export interface StreamEnvironmentConfig {
    * Where keyed state lives: 'heap' (default, fastest) or 'level' (LevelDB under `stateDir`, for
    * state larger than memory; reads are synchronous through a write cache).
    */
-  stateBackend?: 'heap' | 'level';
+  stateBackend?: StateBackendName;
   /** Processing-time clock (default: the system clock). */
   clock?: Clock;
   /**
@@ -82,7 +83,7 @@ export interface ResolvedConfig {
   connectTimeoutMs: number;
   connectionLossTimeoutMs: number;
   autoWatermarkIntervalMs: number;
-  stateBackend: 'heap' | 'level';
+  stateBackend: StateBackendName;
   clock: Clock;
   checkpointing: CheckpointingOptions | undefined;
   restartPolicy: RestartPolicyConfig;
@@ -95,6 +96,12 @@ export interface ResolvedConfig {
 }
 
 const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState', 'recordFailures', 'testHooks']);
+
+/** `'a' or 'b'`, `'a', 'b' or 'c'`. */
+function oneOf(names: readonly string[]): string {
+  const quoted = names.map((n) => `'${n}'`);
+  return quoted.length < 2 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
+}
 
 function configError(msg: string): EddyError {
   return new EddyError('EDDY_CONFIG', msg);
@@ -144,8 +151,8 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   const connectTimeoutMs = positiveInt(c.connectTimeoutMs ?? 5000, 'connectTimeoutMs', 600_000);
   const connectionLossTimeoutMs = positiveInt(c.connectionLossTimeoutMs ?? 10_000, 'connectionLossTimeoutMs', 3_600_000);
   const autoWatermarkIntervalMs = positiveInt(c.autoWatermarkIntervalMs ?? 200, 'autoWatermarkIntervalMs', 3_600_000);
-  const stateBackend = c.stateBackend ?? 'heap';
-  if (stateBackend !== 'heap' && stateBackend !== 'level') throw configError(`stateBackend must be 'heap' or 'level', got ${JSON.stringify(stateBackend)}`);
+  const stateBackend = c.stateBackend ?? DEFAULT_STATE_BACKEND;
+  if (!isStateBackendName(stateBackend)) throw configError(`stateBackend must be ${oneOf(STATE_BACKEND_NAMES)}, got ${JSON.stringify(stateBackend)}`);
   const clock = c.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.schedule !== 'function') throw configError('clock must implement Clock (now, schedule, sleep, monotonic)');
   const checkpointing = resolveCheckpointing(c.checkpointing);

@@ -13,7 +13,7 @@ import {
   type CoProcessFunctionLike,
   type KeyedProcessContext,
   type KeySelector,
-} from './functions.ts';
+} from '../functions/functions.ts';
 
 function invalid(msg: string): EddyError {
   return new EddyError('EDDY_INVALID_ARGUMENT', msg);

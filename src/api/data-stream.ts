@@ -2,8 +2,9 @@
 import { collectSink } from '../connectors/collect-sink.ts';
 import { printSink } from '../connectors/print-sink.ts';
 import { EddyError } from '../errors.ts';
-import { validateRecordFailurePolicy, type RecordFailurePolicy } from '../graph/record-failure-policy.ts';
-import type { OneInputTransformation, Partitioner, Transformation } from '../graph/transformation.ts';
+import { validateRecordFailurePolicy, type RecordFailurePolicy } from '../functions/record-failure-policy.ts';
+import type { OneInputTransformation, Transformation } from '../graph/transformation.ts';
+import type { Partitioner } from '../transport/partitioner.ts';
 import { FilterOperator } from '../operators/filter-operator.ts';
 import { FlatMapOperator } from '../operators/flat-map-operator.ts';
 import { MapOperator } from '../operators/map-operator.ts';
@@ -18,14 +19,14 @@ import { asyncWait, type AsyncWaitOptions } from './async-data-stream.ts';
 import { BroadcastConnectedStream, BroadcastStream, KeyedBroadcastConnectedStream } from './broadcast-stream.ts';
 import { cloneFunction } from './clone-function.ts';
 import { ConnectedStreams, KeyedConnectedStreams } from './connected-streams.ts';
-import type { AsyncFunction, FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from './functions.ts';
+import type { AsyncFunction, FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from '../functions/functions.ts';
 import { IntervalJoin } from './interval-join.ts';
-import type { OutputTag } from './output-tag.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import { JoinedStreams } from './joined-streams.ts';
 import { AllWindowedStream, WindowedStream } from './windowed-stream.ts';
-import { GlobalWindows, type WindowAssigner } from './windowing/assigners.ts';
-import { countWindows } from './windowing/count-windows.ts';
-import type { GlobalWindow, Window } from './windowing/windows.ts';
+import { GlobalWindows, type WindowAssigner } from '../functions/windowing/assigners.ts';
+import { countWindows } from '../functions/windowing/count-windows.ts';
+import type { GlobalWindow, Window } from '../functions/windowing/windows.ts';
 
 /** What a DataStream needs from its environment (implemented by StreamEnvironment). */
 export interface StreamContext {

@@ -4,8 +4,8 @@ import { checkBounds, IntervalJoinOperator, type IntervalJoinSpec } from '../ope
 import { cloneFunction } from './clone-function.ts';
 import { hasMethods, twoInput } from './connected-streams.ts';
 import type { DataStream, KeyedStream, StreamContext } from './data-stream.ts';
-import type { ProcessJoinFunctionLike } from './functions.ts';
-import type { OutputTag } from './output-tag.ts';
+import type { ProcessJoinFunctionLike } from '../functions/functions.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 
 /**
  * Two keyed streams to join by time interval: pick the interval with `between(lowerMs, upperMs)`.

@@ -3,12 +3,12 @@ import { EddyError } from '../errors.ts';
 import type { WindowFunctionObject } from '../operators/window-functions.ts';
 import { cloneFunction } from './clone-function.ts';
 import type { DataStream } from './data-stream.ts';
-import type { Collector, KeySelector, RuntimeContext } from './functions.ts';
-import type { WindowAssigner } from './windowing/assigners.ts';
-import type { Evictor } from './windowing/evictors.ts';
-import type { JoinFunction, ProcessWindowContext } from './windowing/functions.ts';
-import type { Trigger } from './windowing/triggers.ts';
-import type { TimeWindow, Window } from './windowing/windows.ts';
+import type { Collector, KeySelector, RuntimeContext } from '../functions/functions.ts';
+import type { WindowAssigner } from '../functions/windowing/assigners.ts';
+import type { Evictor } from '../functions/windowing/evictors.ts';
+import type { JoinFunction, ProcessWindowContext } from '../functions/windowing/functions.ts';
+import type { Trigger } from '../functions/windowing/triggers.ts';
+import type { TimeWindow, Window } from '../functions/windowing/windows.ts';
 
 /**
  * An element of a joined window: `[1, left]` or `[2, right]` (Flink's TaggedUnion).

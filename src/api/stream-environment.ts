@@ -1,5 +1,5 @@
 // StreamEnvironment: where a job starts (sources) and is run (execute, executeAsync).
-import { validateRecordFailurePolicy } from '../graph/record-failure-policy.ts';
+import { validateRecordFailurePolicy } from '../functions/record-failure-policy.ts';
 import { collectionSource } from '../connectors/collection-source.ts';
 import { generatorSource, type GeneratorOptions } from '../connectors/generator-source.ts';
 import { natsSource, type NatsSourceOptions } from '../connectors/nats-source.ts';

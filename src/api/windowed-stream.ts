@@ -11,18 +11,18 @@ import { WindowOperator } from '../operators/window-operator.ts';
 import type { AggregateFunction, ReduceFunction } from '../state/descriptors.ts';
 import { cloneFunction } from './clone-function.ts';
 import { DataStream, type KeyedStream, type StreamContext } from './data-stream.ts';
-import type { OutputTag } from './output-tag.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import {
   DynamicEventTimeSessionWindows,
   EventTimeSessionWindows,
   MergingWindowAssigner,
   ProcessingTimeSessionWindows,
   WindowAssigner,
-} from './windowing/assigners.ts';
-import type { Evictor } from './windowing/evictors.ts';
-import type { ProcessAllWindowFunctionLike, ProcessWindowFunctionLike } from './windowing/functions.ts';
-import { EventTimeTrigger, ProcessingTimeTrigger, Trigger } from './windowing/triggers.ts';
-import type { TimeWindow, Window } from './windowing/windows.ts';
+} from '../functions/windowing/assigners.ts';
+import type { Evictor } from '../functions/windowing/evictors.ts';
+import type { ProcessAllWindowFunctionLike, ProcessWindowFunctionLike } from '../functions/windowing/functions.ts';
+import { EventTimeTrigger, ProcessingTimeTrigger, Trigger } from '../functions/windowing/triggers.ts';
+import type { TimeWindow, Window } from '../functions/windowing/windows.ts';
 
 function invalid(msg: string): EddyError {
   return new EddyError('EDDY_INVALID_ARGUMENT', msg);

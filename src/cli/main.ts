@@ -11,22 +11,9 @@ import { loadJob } from './load-job.ts';
 import { PUBLISH_HELP, publishCommand } from './publish.ts';
 import { SAVEPOINT_HELP, savepointCommand } from './savepoint.ts';
 import { NEW_HELP, newCommand } from './new-project.ts';
+import type { CliIO } from './cli-io.ts';
 
-/** Where the CLI writes, reads its environment and loads jobs; tests replace parts of it. */
-export interface CliIO {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  /** The directory job files are resolved against (default: process.cwd()). */
-  cwd: string;
-  /** The environment the job reads its defaults from (default: process.env, which StreamEnvironment.create reads). */
-  env: NodeJS.ProcessEnv;
-  /** The argv array rewritten to `[node, job, ...jobArgs]` before the job loads (default: process.argv). */
-  argv: string[];
-  /** Loads the job module (default: `loadJob`, which imports it as an ES module with `eddy` resolvable). */
-  importJob(url: string): Promise<unknown>;
-  /** What `eddy publish` reads without a file (default: process.stdin, opened only when called). */
-  stdin(): NodeJS.ReadableStream;
-}
+export type { CliIO } from './cli-io.ts';
 
 function defaultIO(): CliIO {
   return {

@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { EddyError, isEddyError } from '../errors.ts';
 import type { Command } from './args.ts';
 import { installation, type Installation } from './installation.ts';
-import type { CliIO } from './main.ts';
+import type { CliIO } from './cli-io.ts';
 import { projectFiles, type TemplateOptions } from './project-template.ts';
 
 /**

@@ -8,7 +8,7 @@ import { publishJson } from '../connectors/publisher.ts';
 import { EddyError, previewValue } from '../errors.ts';
 import { redactNatsUrl } from '../transport/nats-url.ts';
 import { checkNatsUrl, UsageError, type Command } from './args.ts';
-import type { CliIO } from './main.ts';
+import type { CliIO } from './cli-io.ts';
 
 export const PUBLISH_HELP = `Usage: eddy publish <subject> [file | -] [options]
 

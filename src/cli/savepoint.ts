@@ -6,7 +6,7 @@ import { EddyError } from '../errors.ts';
 import { connectNats } from '../transport/connect-nats.ts';
 import { subjects } from '../transport/subjects.ts';
 import type { Command } from './args.ts';
-import type { CliIO } from './main.ts';
+import type { CliIO } from './cli-io.ts';
 
 export const SAVEPOINT_HELP = `Usage: eddy savepoint <job name> [--dir DIR] [--state-dir DIR]
 

@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { EddyError } from '../errors.ts';
-import type { ResolvedRecordFailurePolicy } from '../graph/record-failure-policy.ts';
+import type { ResolvedRecordFailurePolicy } from '../functions/record-failure-policy.ts';
 import { subjectMatches } from './nats-source.ts';
 
 type DeadLetterTarget = Extract<ResolvedRecordFailurePolicy, { kind: 'deadLetter' }>;

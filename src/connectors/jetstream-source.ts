@@ -2,7 +2,7 @@
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { EddyError } from '../errors.ts';
+import { EddyError, errorText } from '../errors.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { isStreamNotFound, jetStreamDecoder, jetStreamInfo, validateSourceOptions, type JetStreamSourceOptions } from './jetstream-options.ts';
@@ -134,7 +134,7 @@ class JetStreamSourceReader<T> implements SourceReader<T> {
           this.ctx.recordFailed(
             new EddyError(
               'EDDY_DECODE',
-              `${this.where}: the message at sequence ${msg.seq} of stream "${this.opts.stream}" (subject "${msg.subject}") is not valid ${this.opts.format ?? 'json'}: ${(e as Error)?.message ?? e}`,
+              `${this.where}: the message at sequence ${msg.seq} of stream "${this.opts.stream}" (subject "${msg.subject}") is not valid ${this.opts.format ?? 'json'}: ${errorText(e)}`,
               { cause: e },
             ),
             msg.data,
@@ -229,7 +229,13 @@ class JetStreamSourceReader<T> implements SourceReader<T> {
         }
       }
       // The iterator ended without close(): the consumer stopped (stream deleted, connection closed).
-      if (!this.closed) throw new Error('the consumer stopped delivering messages');
+      if (!this.closed)
+        throw new EddyError(
+          'EDDY_CONFIG',
+          `${this.where}: reading subject "${split.subject}" of stream "${this.opts.stream}" failed: the consumer stopped delivering messages; ` +
+            'check that the stream still exists and the NATS server is reachable, then restart the job',
+          { operator: this.ctx.operatorName },
+        );
     } catch (e) {
       if (this.closed) return;
       this.failure ??=

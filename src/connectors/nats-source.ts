@@ -1,6 +1,6 @@
 // An unbounded source from a core NATS subject (at-most-once, per-subject order at any parallelism); undecodable messages go through the record-failure policy.
 import type { Msg } from '@nats-io/transport-node';
-import { EddyError } from '../errors.ts';
+import { EddyError, errorText } from '../errors.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { subscribeOwned } from './nats-subject-owner.ts';
@@ -79,7 +79,7 @@ class NatsSourceReader<T> implements SourceReader<T> {
         // Under `fail` this throws (the task fails); under `deadLetter` the raw bytes are published aside.
         this.head = i + 1;
         this.ctx.recordFailed(
-          new EddyError('EDDY_DECODE', `${this.ctx.operatorName}: the message on "${msg.subject}" is not valid ${this.format}: ${(e as Error)?.message ?? e}`, { cause: e }),
+          new EddyError('EDDY_DECODE', `${this.ctx.operatorName}: the message on "${msg.subject}" is not valid ${this.format}: ${errorText(e)}`, { cause: e }),
           msg.data,
           { 'Eddy-Subject': msg.subject },
         );

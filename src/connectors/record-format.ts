@@ -1,6 +1,6 @@
 // Payload formats of the NATS connectors: JSON, msgpack or raw bytes.
 import { C1, Packr, Unpackr } from 'msgpackr';
-import { EddyError } from '../errors.ts';
+import { EddyError, errorText } from '../errors.ts';
 
 export type RecordFormat = 'json' | 'msgpack' | 'raw';
 
@@ -22,7 +22,7 @@ export function decoderFor(format: unknown, where: string): (bytes: Uint8Array) 
       return (b) => {
         const v = u.unpack(b);
         // msgpackr decodes the never-used byte 0xc1 to a marker instead of throwing.
-        if (v === C1) throw new TypeError('0xc1 is not a MessagePack value');
+        if (v === C1) throw new EddyError('EDDY_DECODE', 'the byte 0xc1 is not a MessagePack value; the message was not written as msgpack, so set the format that matches the publisher');
         return v;
       };
     }
@@ -43,7 +43,7 @@ export function encoderFor(format: unknown, where: string): (value: unknown) => 
         try {
           s = JSON.stringify(v);
         } catch (e) {
-          fail(v, (e as Error).message);
+          fail(v, errorText(e));
         }
         if (s === undefined) fail(v, 'JSON has no representation for it');
         return textEncoder.encode(s);
@@ -52,14 +52,14 @@ export function encoderFor(format: unknown, where: string): (value: unknown) => 
       const p = new Packr({
         useRecords: false,
         writeFunction: () => {
-          throw new TypeError('a function cannot be serialized');
+          throw new EddyError('EDDY_UNSERIALIZABLE_RECORD', 'a function cannot be serialized; map records to plain data before the sink');
         },
       } as ConstructorParameters<typeof Packr>[0]);
       return (v) => {
         try {
           return p.pack(v);
         } catch (e) {
-          return fail(v, (e as Error).message);
+          return fail(v, errorText(e));
         }
       };
     }

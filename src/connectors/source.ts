@@ -1,5 +1,5 @@
 // The source contract: a reader per subtask that the task polls in bounded slices (no per-record await).
-import type { RecordFailurePolicy } from '../graph/record-failure-policy.ts';
+import type { RecordFailurePolicy } from '../functions/record-failure-policy.ts';
 import type { FusedRun } from '../operators/chain-fusion.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 

@@ -3,8 +3,9 @@ import type { Source } from '../connectors/source.ts';
 import { EddyError } from '../errors.ts';
 import type { OperatorFactory } from '../operators/operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
-import type { RecordFailurePolicy } from './record-failure-policy.ts';
-import { inputSlotsOf, inputsOf, type Partitioner, type Transformation } from './transformation.ts';
+import type { RecordFailurePolicy } from '../functions/record-failure-policy.ts';
+import type { Partitioner } from '../transport/partitioner.ts';
+import { inputSlotsOf, inputsOf, type Transformation } from './transformation.ts';
 
 /** A physical operator: a source, an operator or a sink, with its resolved parallelism. */
 export interface StreamNode {

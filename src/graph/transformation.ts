@@ -2,14 +2,8 @@
 import type { Source } from '../connectors/source.ts';
 import type { OperatorFactory } from '../operators/operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
-import type { RecordFailurePolicy } from './record-failure-policy.ts';
-
-/** How records travel from one operator to the next. */
-export type Partitioner =
-  | { kind: 'forward' }
-  | { kind: 'rebalance' }
-  | { kind: 'broadcast' }
-  | { kind: 'hash'; keySelector: (value: any) => unknown };
+import type { RecordFailurePolicy } from '../functions/record-failure-policy.ts';
+import type { Partitioner } from '../transport/partitioner.ts';
 
 interface Base {
   readonly id: number;

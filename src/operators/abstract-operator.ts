@@ -1,10 +1,10 @@
 // Common base of the built-in operators: setup wiring, watermark forwarding, keyed state plumbing.
-import type { RichFunction, RuntimeContext } from '../api/functions.ts';
+import type { RichFunction, RuntimeContext, TimeDomain } from '../functions/functions.ts';
 import { EddyError } from '../errors.ts';
 import { keyGroupRange } from '../state/key-group.ts';
 import type { StateDescriptor, StateOf } from '../state/descriptors.ts';
 import type { OperatorContext, OperatorSnapshot, Output, StreamOperator } from './operator.ts';
-import { InternalTimerService, type TimeDomain } from './timer-service.ts';
+import { InternalTimerService } from './timer-service.ts';
 
 /** Shared plumbing; subclasses implement `processElement` and, when they buffer, `endInput`. */
 export abstract class AbstractStreamOperator<IN, OUT> implements StreamOperator<IN, OUT> {

@@ -1,5 +1,5 @@
 // Async I/O (Flink's AsyncWaitOperator): one async call per record, at most `capacity` in flight, results ordered or unordered, the records in flight checkpointed.
-import type { AsyncFunction, RuntimeContext } from '../api/functions.ts';
+import type { AsyncFunction, RuntimeContext } from '../functions/functions.ts';
 import { EddyError, isEddyError, previewValue } from '../errors.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
 import { AsyncWaitQueue, DONE, SKIPPED, type QueueEntry } from './async-wait-queue.ts';

@@ -5,13 +5,13 @@ import type {
   KeyedBroadcastContext,
   KeyedBroadcastOnTimerContext,
   KeyedBroadcastProcessFunctionLike,
-} from '../api/broadcast-functions.ts';
+} from '../functions/broadcast-functions.ts';
 import { EddyError } from '../errors.ts';
 import { BroadcastStateStore, type BroadcastState, type BroadcastStateSnapshot } from '../state/broadcast-state.ts';
 import type { MapStateDescriptor, StateDescriptor, StateOf } from '../state/descriptors.ts';
 import { ProcessContextOperator } from './process-context-operator.ts';
 import type { OperatorSnapshot } from './operator.ts';
-import type { TimeDomain } from './timer-service.ts';
+import type { TimeDomain } from '../functions/functions.ts';
 
 /** What this operator keeps in the `operator` field of its snapshot. */
 interface BroadcastOperatorState {

@@ -1,5 +1,5 @@
 // Chain fusion: a run of map/filter operators (ending in a sink or the rest of the chain) compiled into one function.
-import type { OutputTag } from '../api/output-tag.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import { EddyError } from '../errors.ts';
 import { asyncResultError } from './async-result.ts';
 import type { Output, StreamOperator } from './operator.ts';
@@ -44,6 +44,11 @@ export interface FusedRun {
   /** Per stage: the operator's record-failure policy. */
   readonly failed: RecordFailed[];
   readonly lines: string[];
+}
+
+/** Side outputs leave through the emitting operator's own output, never through a link to the next chained operator (an invariant). */
+export function sideOutputOnChainLink(tag: OutputTag<unknown>): EddyError {
+  return new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
 }
 
 /** The longest fusible run from `first`, or undefined when its first operator is not fusible. */
@@ -158,6 +163,6 @@ export class FusedOutput implements Output<unknown> {
     this.link.operator.processWatermarkStatus(idle);
   }
   collectSide<X>(tag: OutputTag<X>): void {
-    throw new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
+    throw sideOutputOnChainLink(tag);
   }
 }

@@ -1,5 +1,5 @@
 // connect().map() / connect().flatMap(): one function per input, outputs keep the input record's timestamp.
-import type { CoFlatMapFunction, CoMapFunction, Collector } from '../api/functions.ts';
+import type { CoFlatMapFunction, CoMapFunction, Collector } from '../functions/functions.ts';
 import { EddyError } from '../errors.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
 

@@ -1,8 +1,7 @@
 // connect().process(): a (Keyed)CoProcessFunction over two inputs, with side outputs, keyed state shared by both inputs, timers.
-import type { CoProcessFunctionLike } from '../api/functions.ts';
+import type { CoProcessFunctionLike, TimeDomain } from '../functions/functions.ts';
 import { EddyError } from '../errors.ts';
 import { ProcessContextOperator } from './process-context-operator.ts';
-import type { TimeDomain } from './timer-service.ts';
 
 /**
  * Runs a CoProcessFunction (non-keyed) or KeyedCoProcessFunction (both key selectors given). On

@@ -29,8 +29,8 @@ export interface FieldAccumulator<T> {
  * Both `add` and `merge` change and return their accumulator and allocate nothing; the result is
  * built once per firing. `merge(a, b)` treats `b` as the later elements, which holds for the pane
  * operator (it always combines older panes into newer ones) and the general window operator. A
- * field that is not a number or bigint throws a TypeError naming the aggregation and the record, a
- * record-level failure (the operator's record-failure policy applies).
+ * field that is not a number or bigint throws `EDDY_USER_FUNCTION` naming the aggregation and the
+ * record, a record-level failure (the operator's record-failure policy applies).
  *
  * @example
  * ```ts
@@ -46,7 +46,10 @@ export function fieldAggregate<T>(kind: FieldAggregation, field: FieldRef, first
   const read = (v: T): number | bigint => {
     const x = field === undefined ? v : (v as Record<string | number, unknown>)[field];
     if (typeof x !== 'number' && typeof x !== 'bigint')
-      throw new TypeError(`${label} found ${x === null ? 'null' : typeof x} where a number or bigint was expected, in record ${previewValue(v)}`);
+      throw new EddyError(
+        'EDDY_USER_FUNCTION',
+        `${label} found ${x === null ? 'null' : typeof x} where a number or bigint was expected, in record ${previewValue(v)}; map or filter such records before the aggregation`,
+      );
     return x;
   };
   // `later` replaces the current choice (minBy/maxBy) or the current extreme (min/max) when it wins;

@@ -1,5 +1,5 @@
 // filter: keeps the records the predicate accepts.
-import type { FilterFunction } from '../api/functions.ts';
+import type { FilterFunction } from '../functions/functions.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
 import { asyncResultError } from './async-result.ts';
 import type { Fusion, FusibleOperator } from './chain-fusion.ts';

@@ -1,5 +1,5 @@
 // flatMap: zero or more outputs per input, from an Iterable or through a Collector.
-import type { Collector, FlatMapFunction } from '../api/functions.ts';
+import type { Collector, FlatMapFunction } from '../functions/functions.ts';
 import { EddyError } from '../errors.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
 import { asyncResultError } from './async-result.ts';

@@ -1,11 +1,10 @@
 // keyBy().intervalJoin(keyBy()).between(lo, hi): Flink's IntervalJoinOperator (event time, keyed buffers, cleanup timers).
-import type { Collector, ProcessJoinContext, ProcessJoinFunctionLike } from '../api/functions.ts';
-import type { OutputTag } from '../api/output-tag.ts';
+import type { Collector, ProcessJoinContext, ProcessJoinFunctionLike, TimeDomain } from '../functions/functions.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import { EddyError } from '../errors.ts';
 import { MapStateDescriptor, type MapState } from '../state/descriptors.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
-import type { TimeDomain } from './timer-service.ts';
 
 /** The bounds and options of an interval join, as `between(...)` and its modifiers set them. */
 export interface IntervalJoinSpec<IN1, IN2> {

@@ -1,5 +1,5 @@
 // map: one output per input.
-import type { MapFunction } from '../api/functions.ts';
+import type { MapFunction } from '../functions/functions.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
 import { asyncResultError } from './async-result.ts';
 import type { Fusion, FusibleOperator } from './chain-fusion.ts';

@@ -1,7 +1,7 @@
 // The operator contract: what the runtime (or the test harness) calls, and what it hands operators.
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { OutputTag } from '../api/output-tag.ts';
-import type { KeyedStateBackend, KeyedStateSnapshot } from '../state/heap-keyed-state-backend.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
+import type { KeyedStateBackend, KeyedStateSnapshot } from '../state/keyed-state-backend.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerSnapshot } from './timer-service.ts';
 

@@ -1,12 +1,11 @@
 // The context every process-style operator hands its function: timestamp, key, side outputs, state, timers.
-import type { Collector, OnTimerContext, RichFunction, TimerService } from '../api/functions.ts';
-import type { OutputTag } from '../api/output-tag.ts';
+import type { Collector, OnTimerContext, RichFunction, TimeDomain, TimerService } from '../functions/functions.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import { EddyError } from '../errors.ts';
 import type { StateDescriptor, StateOf } from '../state/descriptors.ts';
 import { denormalizeKey } from '../state/key-group.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
-import type { TimeDomain } from './timer-service.ts';
 
 /**
  * Base of ProcessOperator, CoProcessOperator and BroadcastProcessOperator: the operator itself is

@@ -1,8 +1,7 @@
 // process / keyed process: the general operator, with side outputs, keyed state, timers and the current key.
-import type { ProcessFunctionLike } from '../api/functions.ts';
+import type { ProcessFunctionLike, TimeDomain } from '../functions/functions.ts';
 import { asyncResultError } from './async-result.ts';
 import { ProcessContextOperator } from './process-context-operator.ts';
-import type { TimeDomain } from './timer-service.ts';
 
 /**
  * Runs a ProcessFunction or KeyedProcessFunction. On a keyed stream the key is computed from the

@@ -1,6 +1,6 @@
 // Record-level failures: attributing an error to its operator, and applying the operator's policy (fail the task, or dead-letter the record and go on).
 import { EddyError, isEddyError } from '../errors.ts';
-import { isRecordLevel, type ResolvedRecordFailurePolicy } from '../graph/record-failure-policy.ts';
+import { isRecordLevel, type ResolvedRecordFailurePolicy } from '../functions/record-failure-policy.ts';
 
 /** Attributes an error thrown inside an operator to it (the innermost operator wins). */
 export function attributeError(e: unknown, operator: string): EddyError {

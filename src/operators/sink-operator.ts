@@ -1,5 +1,5 @@
 // The sink contract and the operator that drives a sink at the end of a chain.
-import type { RuntimeContext } from '../api/functions.ts';
+import type { RuntimeContext } from '../functions/functions.ts';
 import type { OperatorContext, OperatorSnapshot } from './operator.ts';
 import { AbstractStreamOperator } from './abstract-operator.ts';
 import type { Fusion, FusibleOperator } from './chain-fusion.ts';

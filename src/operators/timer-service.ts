@@ -1,9 +1,8 @@
 // Keyed timers: event-time timers fire as the watermark passes them, processing-time ones on the clock.
 import { keyGroupOfNormalized, type NormalizedKey } from '../state/key-group.ts';
-import type { KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.ts';
 import type { Cancelable, Clock } from '../time/clock.ts';
-
-export type TimeDomain = 'EVENT_TIME' | 'PROCESSING_TIME';
+import type { TimeDomain } from '../functions/functions.ts';
 
 /** Timers as plain data: `[key, timestamp]` pairs per domain (part of keyed state). */
 export interface TimerSnapshot {

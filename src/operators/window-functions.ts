@@ -1,9 +1,9 @@
 // How a window's contents grow (reduce, aggregate, list, evicting list) and how a firing calls the user's functions.
-import type { EvictorContext, Evictor, TimestampedElement } from '../api/windowing/evictors.ts';
-import type { ProcessWindowContext, ProcessWindowFunctionLike } from '../api/windowing/functions.ts';
-import type { Window } from '../api/windowing/windows.ts';
-import type { Collector, RichFunction } from '../api/functions.ts';
-import type { OutputTag } from '../api/output-tag.ts';
+import type { EvictorContext, Evictor, TimestampedElement } from '../functions/windowing/evictors.ts';
+import type { ProcessWindowContext, ProcessWindowFunctionLike } from '../functions/windowing/functions.ts';
+import type { Window } from '../functions/windowing/windows.ts';
+import type { Collector, RichFunction } from '../functions/functions.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import { EddyError } from '../errors.ts';
 import type { AggregateFunction, ReduceFunction, StateAccess } from '../state/descriptors.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';

@@ -1,6 +1,6 @@
 // Flink's MergingWindowSet: a key's in-flight session windows, each mapped to the window that holds its state.
-import type { MergingWindowAssigner, WindowId } from '../api/windowing/assigners.ts';
-import type { Window } from '../api/windowing/windows.ts';
+import type { MergingWindowAssigner, WindowId } from '../functions/windowing/assigners.ts';
+import type { Window } from '../functions/windowing/windows.ts';
 import { EddyError } from '../errors.ts';
 import type { ValueState } from '../state/descriptors.ts';
 

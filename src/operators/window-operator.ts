@@ -1,18 +1,18 @@
 // Flink's WindowOperator (and EvictingWindowOperator): windows per key from an assigner, fired by a trigger.
-import type { Collector } from '../api/functions.ts';
-import type { OutputTag } from '../api/output-tag.ts';
-import { MergingWindowAssigner, type WindowAssigner, type WindowAssignerContext, type WindowId } from '../api/windowing/assigners.ts';
-import type { Evictor } from '../api/windowing/evictors.ts';
-import { TriggerResult, type OnMergeContext, type Trigger } from '../api/windowing/triggers.ts';
-import type { Window } from '../api/windowing/windows.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
+import { MergingWindowAssigner, type WindowAssigner, type WindowAssignerContext, type WindowId } from '../functions/windowing/assigners.ts';
+import type { Evictor } from '../functions/windowing/evictors.ts';
+import { TriggerResult, type OnMergeContext, type Trigger } from '../functions/windowing/triggers.ts';
+import type { Window } from '../functions/windowing/windows.ts';
 import { EddyError } from '../errors.ts';
 import { ValueStateDescriptor, type ReducingStateDescriptor, type AggregatingStateDescriptor, type ListStateDescriptor, type StateDescriptor, type StateOf } from '../state/descriptors.ts';
-import type { KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.ts';
 import { denormalizeKey } from '../state/key-group.ts';
 import { MAX_WATERMARK } from '../time/watermark.ts';
-import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
-import type { TimeDomain } from './timer-service.ts';
-import { createInternalWindowFunction, WindowFunctionContext, type InternalWindowFunction, type WindowFunctionSpec } from './window-functions.ts';
+import { closeFunction, openFunction } from './abstract-operator.ts';
+import type { TimeDomain } from '../functions/functions.ts';
+import { WindowOperatorBase } from './window-common.ts';
+import { createInternalWindowFunction, type WindowFunctionContext, type InternalWindowFunction, type WindowFunctionSpec } from './window-functions.ts';
 import { MergingWindowSet } from './window-merging-set.ts';
 import { NamespacedStateStore, NamespacedTable, WindowTimers } from './window-state.ts';
 
@@ -79,12 +79,10 @@ class TriggerCtx<W extends Window> implements OnMergeContext {
  * state is cleared at `maxTimestamp() + allowedLateness` (event time) or `maxTimestamp()` (processing
  * time). Session windows merge through a MergingWindowSet. Results carry `window.maxTimestamp()`.
  */
-export class WindowOperator<IN, OUT, K, W extends Window> extends AbstractStreamOperator<IN, OUT> implements Collector<OUT>, WindowAssignerContext {
+export class WindowOperator<IN, OUT, K, W extends Window> extends WindowOperatorBase<IN, OUT> implements WindowAssignerContext {
   private readonly assigner: WindowAssigner<IN, W>;
   private readonly trigger: Trigger<IN, W>;
-  private readonly eventTime: boolean;
   private readonly merging: MergingWindowAssigner<IN, W> | undefined;
-  private readonly lateness: number;
   private readonly fn: InternalWindowFunction<IN, any, OUT, K, W>;
   private backend!: KeyedStateBackend;
   private contents!: NamespacedTable<any>;
@@ -93,19 +91,15 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends AbstractStream
   private fnCtx!: WindowFunctionContext<W>;
   private perWindow: NamespacedStateStore | undefined;
   private mergingState: StateOf<ValueStateDescriptor<[WindowId, WindowId][] | undefined>> | undefined;
-  private emitTs = 0;
 
   constructor(
     name: string,
     private readonly spec: WindowOperatorSpec<IN, K, W>,
   ) {
-    super(name);
+    super(name, spec.assigner.isEventTime(), spec.allowedLateness, spec.lateTag);
     this.assigner = spec.assigner;
     this.trigger = spec.trigger;
-    this.eventTime = spec.assigner.isEventTime();
     this.merging = spec.assigner instanceof MergingWindowAssigner ? spec.assigner : undefined;
-    // Allowed lateness only applies to event time (Flink ignores it otherwise).
-    this.lateness = this.eventTime ? spec.allowedLateness : 0;
     this.fn = createInternalWindowFunction(spec.fn, spec.evictor);
     if (this.merging !== undefined && !spec.trigger.canMerge())
       throw new EddyError('EDDY_CONFIG', `${spec.trigger.toString()} cannot be used with merging windows (${spec.assigner.toString()}); it does not implement onMerge`);
@@ -114,19 +108,14 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends AbstractStream
   }
 
   override async open(): Promise<void> {
-    const backend = this.ctx.keyedState;
-    if (backend === undefined) throw new EddyError('EDDY_CONFIG', `operator "${this.name}" needs a keyed stream; call keyBy(...) before window(...)`, { operator: this.name });
+    const backend = this.keyedBackend();
     this.backend = backend;
     this.contents = new NamespacedTable(backend, '_window-contents');
     this.windowTimers = new WindowTimers(backend, () => this.timers());
     const host = { now: () => this.ctx.clock.now(), currentWatermark: () => this.watermark };
     this.triggerCtx = new TriggerCtx<W>(host, this.windowTimers, new NamespacedStateStore(backend, '_window-trigger:', this.name));
     this.perWindow = this.merging === undefined ? new NamespacedStateStore(backend, '_window-state:', this.name) : undefined;
-    this.fnCtx = new WindowFunctionContext<W>(
-      { currentProcessingTime: host.now, currentWatermark: host.currentWatermark, collectSide: (tag, v, ts) => this.out.collectSide(tag, v, ts) },
-      this.perWindow,
-      { getState: (d) => this.keyedStateFor(d) },
-    );
+    this.fnCtx = this.windowFunctionContext<W>(this.perWindow);
     if (this.merging !== undefined) this.mergingState = backend.getState(new ValueStateDescriptor<[WindowId, WindowId][] | undefined>('_window-merging-set', undefined));
     if (this.fn.windowFn !== undefined) await openFunction(this.fn.windowFn, this.runtimeContext());
   }
@@ -136,24 +125,13 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends AbstractStream
     if (this.fn.windowFn !== undefined) await closeFunction(this.fn.windowFn);
   }
 
-  getCurrentProcessingTime(): number {
-    return this.ctx.clock.now();
-  }
-
-  collect(value: OUT): void {
-    this.out.collect(value, this.emitTs);
-  }
-
   processElement(value: IN, timestamp: number): void {
     const key = this.spec.keySelector(value);
     this.backend.setCurrentKey(key);
     const windows = this.assigner.assignWindows(value, timestamp, this);
     const skipped = this.merging !== undefined ? this.addToMergingWindows(key, value, timestamp, windows) : this.addToWindows(key, value, timestamp, windows);
     // Late: no window took it, and it is behind the watermark by more than the allowed lateness.
-    if (skipped && this.eventTime && timestamp + this.lateness <= this.watermark) {
-      if (this.spec.lateTag !== undefined) this.out.collectSide(this.spec.lateTag, value, timestamp);
-      else this.ctx.metrics.inc('numLateRecordsDropped');
-    }
+    if (skipped && this.eventTime && timestamp + this.lateness <= this.watermark) this.emitLate(value, timestamp);
   }
 
   private addToWindows(key: K, value: IN, timestamp: number, windows: readonly W[]): boolean {
@@ -162,17 +140,22 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends AbstractStream
       if (this.isWindowLate(w)) continue;
       skipped = false;
       const id = this.assigner.windowId(w);
-      this.addContents(id, value, timestamp);
-      const r = this.trigger.onElement(value, timestamp, w, this.triggerCtx.set(w, id));
-      if (TriggerResult.isFire(r)) {
-        const acc = this.contents.get(id);
-        if (acc === undefined) continue;
-        this.emit(key, w, id, id, acc);
-      }
-      if (TriggerResult.isPurge(r)) this.contents.delete(id);
-      this.registerCleanupTimer(w, id);
+      this.addToWindow(key, value, timestamp, w, id, id);
     }
     return skipped;
+  }
+
+  /** Adds the element to window `w` (contents under `stateId`), then fires, purges and sets the cleanup timer as the trigger decides. */
+  private addToWindow(key: K, value: IN, timestamp: number, w: W, id: WindowId, stateId: WindowId): void {
+    this.addContents(stateId, value, timestamp);
+    const r = this.trigger.onElement(value, timestamp, w, this.triggerCtx.set(w, id));
+    if (TriggerResult.isFire(r)) {
+      const acc = this.contents.get(stateId);
+      if (acc === undefined) return;
+      this.emit(key, w, id, stateId, acc);
+    }
+    if (TriggerResult.isPurge(r)) this.contents.delete(stateId);
+    this.registerCleanupTimer(w, id);
   }
 
   private addToMergingWindows(key: K, value: IN, timestamp: number, windows: readonly W[]): boolean {
@@ -186,16 +169,7 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends AbstractStream
         continue;
       }
       skipped = false;
-      const stateId = set.getStateWindow(actualId)!;
-      this.addContents(stateId, value, timestamp);
-      const r = this.trigger.onElement(value, timestamp, actual, this.triggerCtx.set(actual, actualId));
-      if (TriggerResult.isFire(r)) {
-        const acc = this.contents.get(stateId);
-        if (acc === undefined) continue;
-        this.emit(key, actual, actualId, stateId, acc);
-      }
-      if (TriggerResult.isPurge(r)) this.contents.delete(stateId);
-      this.registerCleanupTimer(actual, actualId);
+      this.addToWindow(key, value, timestamp, actual, actualId, set.getStateWindow(actualId)!);
     }
     set.persist();
     return skipped;

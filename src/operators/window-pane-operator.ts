@@ -1,17 +1,16 @@
 // Tumbling and sliding windows aggregated per slide (panes): O(1) per record and (amortized) per firing.
-import type { Collector } from '../api/functions.ts';
-import type { OutputTag } from '../api/output-tag.ts';
-import type { SlicedWindowLayout } from '../api/windowing/assigners.ts';
-import { TimeWindow } from '../api/windowing/windows.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
+import type { SlicedWindowLayout } from '../functions/windowing/assigners.ts';
+import { TimeWindow } from '../functions/windowing/windows.ts';
 import { EddyError } from '../errors.ts';
 import { ValueStateDescriptor, type AggregateFunction, type ReduceFunction, type ValueState } from '../state/descriptors.ts';
-import type { KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.ts';
 import { denormalizeKey, type NormalizedKey } from '../state/key-group.ts';
 import type { Cancelable } from '../time/clock.ts';
-import { NO_TIMESTAMP } from '../time/watermark.ts';
-import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
+import { closeFunction, openFunction } from './abstract-operator.ts';
 import type { OperatorSnapshot } from './operator.ts';
-import { WindowFunctionContext, type WindowFunctionObject } from './window-functions.ts';
+import { WindowOperatorBase } from './window-common.ts';
+import type { WindowFunctionContext, WindowFunctionObject } from './window-functions.ts';
 import { dropOldest, firstPaneFrom, lowerBound, newPaneState, PaneCombiner, windowAccumulator, WindowSchedule, type PaneState } from './window-panes.ts';
 import { NamespacedStateStore } from './window-state.ts';
 
@@ -42,13 +41,11 @@ export interface PaneWindowSpec<IN, K> {
  * the window whose cleanup drops its oldest pane (WindowSchedule); the lists are rebuilt from keyed
  * state on restore, so snapshots hold keyed state only.
  */
-export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, OUT> implements Collector<OUT> {
+export class PaneWindowOperator<IN, OUT, K> extends WindowOperatorBase<IN, OUT> {
   private readonly size: number;
   private readonly slide: number;
   private readonly offset: number;
   private readonly n: number;
-  private readonly lateness: number;
-  private readonly eventTime: boolean;
   private readonly combiner: PaneCombiner<IN, any>;
   private readonly fires = new WindowSchedule();
   private readonly cleanups = new WindowSchedule();
@@ -56,7 +53,6 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
   private state!: ValueState<PaneState<any> | undefined>;
   private fnCtx: WindowFunctionContext<TimeWindow> | undefined;
   private perWindow: NamespacedStateStore | undefined;
-  private emitTs = 0;
   private scheduled: { at: number; handle: Cancelable } | undefined;
   private restored = false;
 
@@ -64,12 +60,10 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
     name: string,
     private readonly spec: PaneWindowSpec<IN, K>,
   ) {
-    super(name);
+    // Processing time: cleanup at maxTimestamp (Flink ignores allowed lateness there).
+    super(name, spec.eventTime, spec.allowedLateness, spec.lateTag);
     ({ size: this.size, slide: this.slide, offset: this.offset } = spec.layout);
     this.n = this.size / this.slide;
-    this.eventTime = spec.eventTime;
-    // Processing time: cleanup at maxTimestamp (Flink ignores allowed lateness there).
-    this.lateness = spec.eventTime ? spec.allowedLateness : 0;
     this.combiner = new PaneCombiner<IN, any>(spec.reduce, spec.aggregate);
     if (!Number.isInteger(this.n) || (this.n > 1 && !this.combiner.canCombine()))
       throw new EddyError('EDDY_INTERNAL', `operator "${name}": panes need size % slide === 0 and a combinable function`);
@@ -81,19 +75,14 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
   }
 
   override async open(): Promise<void> {
-    const backend = this.ctx.keyedState;
-    if (backend === undefined) throw new EddyError('EDDY_CONFIG', `operator "${this.name}" needs a keyed stream; call keyBy(...) before window(...)`, { operator: this.name });
+    const backend = this.keyedBackend();
     this.backend = backend;
     this.state = backend.getState(new ValueStateDescriptor<PaneState<any> | undefined>('_window-panes', undefined));
     if (this.restored) await this.rebuildSchedules();
     const fn = this.spec.windowFn;
     if (fn !== undefined) {
       this.perWindow = new NamespacedStateStore(backend, '_window-state:', this.name);
-      this.fnCtx = new WindowFunctionContext<TimeWindow>(
-        { currentProcessingTime: () => this.ctx.clock.now(), currentWatermark: () => this.watermark, collectSide: (tag, v, ts) => this.out.collectSide(tag, v, ts) },
-        this.perWindow,
-        { getState: (d) => this.keyedStateFor(d) },
-      );
+      this.fnCtx = this.windowFunctionContext<TimeWindow>(this.perWindow);
       await openFunction(fn, this.runtimeContext());
     }
   }
@@ -105,10 +94,6 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
     if (this.spec.windowFn !== undefined) await closeFunction(this.spec.windowFn);
   }
 
-  collect(value: OUT): void {
-    this.out.collect(value, this.emitTs);
-  }
-
   /** The last timestamp of window j (panes j - n + 1 .. j). */
   private maxTs(j: number): number {
     return (j + 1) * this.slide + this.offset - 1;
@@ -116,21 +101,13 @@ export class PaneWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, O
 
   processElement(value: IN, timestamp: number): void {
     this.backend.setCurrentKey(this.spec.keySelector(value));
-    let t: number;
-    if (this.eventTime) {
-      if (timestamp === NO_TIMESTAMP || Number.isNaN(timestamp))
-        throw new EddyError('EDDY_CONFIG', `operator "${this.name}" has event-time windows but a record has no timestamp; call assignTimestampsAndWatermarks(...) before the window`, {
-          operator: this.name,
-        });
-      t = timestamp;
-    } else t = this.ctx.clock.now();
+    const t = this.elementTime(timestamp);
     const p = Math.floor((t - this.offset) / this.slide);
     const n = this.n;
     const wm = this.watermark;
     // Every window of the pane is past its allowed lateness: the element is late (t <= the last window's end).
     if (this.eventTime && this.maxTs(p + n - 1) + this.lateness <= wm) {
-      if (this.spec.lateTag !== undefined) this.out.collectSide(this.spec.lateTag, value, timestamp);
-      else this.ctx.metrics.inc('numLateRecordsDropped');
+      this.emitLate(value, timestamp);
       return;
     }
     let st = this.state.value();

@@ -1,16 +1,15 @@
 // Session windows with their default trigger: a key's sessions as sorted arrays, timers moved lazily.
-import type { Collector } from '../api/functions.ts';
-import type { OutputTag } from '../api/output-tag.ts';
-import type { WindowAssigner, WindowAssignerContext } from '../api/windowing/assigners.ts';
-import { TimeWindow } from '../api/windowing/windows.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
+import type { WindowAssigner, WindowAssignerContext } from '../functions/windowing/assigners.ts';
+import { TimeWindow } from '../functions/windowing/windows.ts';
 import { EddyError } from '../errors.ts';
 import { ValueStateDescriptor, type ValueState } from '../state/descriptors.ts';
-import type { KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.ts';
 import { denormalizeKey } from '../state/key-group.ts';
-import { NO_TIMESTAMP } from '../time/watermark.ts';
-import { AbstractStreamOperator, closeFunction, openFunction } from './abstract-operator.ts';
-import type { TimeDomain } from './timer-service.ts';
-import { createInternalWindowFunction, WindowFunctionContext, type InternalWindowFunction, type WindowFunctionSpec } from './window-functions.ts';
+import { closeFunction, openFunction } from './abstract-operator.ts';
+import type { TimeDomain } from '../functions/functions.ts';
+import { WindowOperatorBase } from './window-common.ts';
+import { createInternalWindowFunction, type WindowFunctionContext, type InternalWindowFunction, type WindowFunctionSpec } from './window-functions.ts';
 
 /** What the session operator is built from (functions already copied for this instance). */
 export interface SessionWindowSpec<IN, K> {
@@ -48,51 +47,33 @@ interface Sessions<ACC> {
  * next deadline, and when a timer fires, the key's sessions are checked and given a new timer if their
  * end moved on. With in-order input that is a timer per watermark step, not one per element.
  */
-export class SessionWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN, OUT> implements Collector<OUT>, WindowAssignerContext {
-  private readonly eventTime: boolean;
-  private readonly lateness: number;
+export class SessionWindowOperator<IN, OUT, K> extends WindowOperatorBase<IN, OUT> implements WindowAssignerContext {
   private readonly fn: InternalWindowFunction<IN, any, OUT, K, TimeWindow>;
   private backend!: KeyedStateBackend;
   private state!: ValueState<Sessions<any> | undefined>;
   private fnCtx!: WindowFunctionContext<TimeWindow>;
-  private emitTs = 0;
 
   constructor(
     name: string,
     private readonly spec: SessionWindowSpec<IN, K>,
   ) {
-    super(name);
-    this.eventTime = spec.assigner.isEventTime();
-    this.lateness = this.eventTime ? spec.allowedLateness : 0;
+    super(name, spec.assigner.isEventTime(), spec.allowedLateness, spec.lateTag);
     this.fn = createInternalWindowFunction(spec.fn, undefined);
     if (this.fn.merge === undefined) throw new EddyError('EDDY_CONFIG', `session windows merge their contents: the AggregateFunction needs a merge(a, b) method`);
   }
 
   override async open(): Promise<void> {
-    const backend = this.ctx.keyedState;
-    if (backend === undefined) throw new EddyError('EDDY_CONFIG', `operator "${this.name}" needs a keyed stream; call keyBy(...) before window(...)`, { operator: this.name });
+    const backend = this.keyedBackend();
     this.backend = backend;
     this.state = backend.getState(new ValueStateDescriptor<Sessions<any> | undefined>('_window-sessions', undefined));
     // No per-window state with merging windows (as in Flink).
-    this.fnCtx = new WindowFunctionContext<TimeWindow>(
-      { currentProcessingTime: () => this.ctx.clock.now(), currentWatermark: () => this.watermark, collectSide: (tag, v, ts) => this.out.collectSide(tag, v, ts) },
-      undefined,
-      { getState: (d) => this.keyedStateFor(d) },
-    );
+    this.fnCtx = this.windowFunctionContext<TimeWindow>(undefined);
     if (this.fn.windowFn !== undefined) await openFunction(this.fn.windowFn, this.runtimeContext());
   }
 
   override async close(): Promise<void> {
     await super.close();
     if (this.fn.windowFn !== undefined) await closeFunction(this.fn.windowFn);
-  }
-
-  getCurrentProcessingTime(): number {
-    return this.ctx.clock.now();
-  }
-
-  collect(value: OUT): void {
-    this.out.collect(value, this.emitTs);
   }
 
   /** Event time: the watermark; processing time: the clock. */
@@ -106,13 +87,7 @@ export class SessionWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN
     let start: number;
     let end: number;
     if (this.spec.gap !== undefined) {
-      if (this.eventTime) {
-        if (timestamp === NO_TIMESTAMP || Number.isNaN(timestamp))
-          throw new EddyError('EDDY_CONFIG', `operator "${this.name}" has event-time windows but a record has no timestamp; call assignTimestampsAndWatermarks(...) before the window`, {
-            operator: this.name,
-          });
-        start = timestamp;
-      } else start = this.ctx.clock.now();
+      start = this.elementTime(timestamp);
       end = start + this.spec.gap;
     } else {
       const w = this.spec.assigner.assignWindows(value, timestamp, this)[0]!;
@@ -136,8 +111,7 @@ export class SessionWindowOperator<IN, OUT, K> extends AbstractStreamOperator<IN
     if (last < first) {
       // Nothing to merge with: a new session, unless it is already past the allowed lateness.
       if (this.eventTime && end - 1 + this.lateness <= now) {
-        if (this.spec.lateTag !== undefined) this.out.collectSide(this.spec.lateTag, value, timestamp);
-        else this.ctx.metrics.inc('numLateRecordsDropped');
+        this.emitLate(value, timestamp);
         return;
       }
       if (st === undefined) this.state.update((st = { s: [], e: [], acc: [], pend: [], tm: [] }));

@@ -1,5 +1,5 @@
 // Window-scoped keyed state: per-key tables of namespace -> value, state handles bound to a window, window timers.
-import type { WindowId } from '../api/windowing/assigners.ts';
+import type { WindowId } from '../functions/windowing/assigners.ts';
 import { EddyError } from '../errors.ts';
 import {
   ValueStateDescriptor,
@@ -13,8 +13,9 @@ import {
   type StateOf,
   type ValueState,
 } from '../state/descriptors.ts';
-import type { KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
-import type { InternalTimerService, TimeDomain } from './timer-service.ts';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.ts';
+import type { TimeDomain } from '../functions/functions.ts';
+import type { InternalTimerService } from './timer-service.ts';
 
 /**
  * One keyed state whose value per key is a `Map<namespace, V>`: Flink's namespaced state (the

@@ -1,5 +1,5 @@
 // State descriptors (Flink's names) and the state interfaces user functions read and write.
-import { EddyError } from '../errors.ts';
+import { EddyError, previewValue } from '../errors.ts';
 import { StateTtlConfig } from './state-ttl.ts';
 
 /** Combines two values into one of the same type (ReducingState, `reduce`). */
@@ -79,7 +79,7 @@ abstract class StateDescriptorBase<S> {
   /** The state's time-to-live, once `enableTimeToLive` was called. */
   private ttl: StateTtlConfig | undefined;
   constructor(readonly name: string) {
-    if (typeof name !== 'string' || name.length === 0) throw new TypeError('a state descriptor needs a non-empty name');
+    if (typeof name !== 'string' || name.length === 0) throw new EddyError('EDDY_INVALID_ARGUMENT', `a state descriptor needs a non-empty string name, got ${previewValue(name)}; name it after what it holds, e.g. new ValueStateDescriptor('count', 0)`);
   }
 
   /**
@@ -139,7 +139,7 @@ export class ReducingStateDescriptor<T> extends StateDescriptorBase<ReducingStat
   readonly kind = 'reducing' as const;
   constructor(name: string, readonly reduceFunction: ReduceFunction<T>) {
     super(name);
-    if (typeof reduceFunction !== 'function') throw new TypeError(`ReducingStateDescriptor "${name}" needs a reduce function`);
+    if (typeof reduceFunction !== 'function') throw new EddyError('EDDY_INVALID_ARGUMENT', `ReducingStateDescriptor "${name}" needs a reduce function (a, b) => combined as its second argument, got ${previewValue(reduceFunction)}`);
   }
 }
 
@@ -149,7 +149,7 @@ export class AggregatingStateDescriptor<IN, ACC, OUT> extends StateDescriptorBas
   constructor(name: string, readonly aggregateFunction: AggregateFunction<IN, ACC, OUT>) {
     super(name);
     if (typeof aggregateFunction?.add !== 'function' || typeof aggregateFunction.createAccumulator !== 'function')
-      throw new TypeError(`AggregatingStateDescriptor "${name}" needs an AggregateFunction`);
+      throw new EddyError('EDDY_INVALID_ARGUMENT', `AggregatingStateDescriptor "${name}" needs an AggregateFunction (an object with createAccumulator, add, getResult and merge) as its second argument, got ${previewValue(aggregateFunction)}`);
   }
 }
 

@@ -156,13 +156,13 @@ export function denormalizeKey(key: NormalizedKey): Key {
   if (typeof key !== 'string' || key.charCodeAt(0) !== 0) return key;
   if (key.charCodeAt(1) === 0x73 /* s */ && key.startsWith('\u0000s')) return key.slice(2);
   const [value, end] = parseTuple(key, 0);
-  if (end !== key.length) throw new RangeError(`not a normalized key: ${JSON.stringify(key)}`);
+  if (end !== key.length) throw new EddyError('EDDY_INTERNAL', `not a normalized key: ${JSON.stringify(key)}; keys are stored only in normalized form, so this is a bug in eddy, please report it`);
   return value;
 }
 
 /** Parses `\u0000[part\u0001part...]` starting at `at`; returns the tuple and the index after it. */
 function parseTuple(s: string, at: number): [Key[], number] {
-  if (s.charCodeAt(at) !== 0 || s[at + 1] !== '[') throw new RangeError(`not a normalized tuple at ${at}`);
+  if (s.charCodeAt(at) !== 0 || s[at + 1] !== '[') throw new EddyError('EDDY_INTERNAL', `not a normalized tuple at ${at} of ${JSON.stringify(s)}; keys are stored only in normalized form, so this is a bug in eddy, please report it`);
   const out: Key[] = [];
   let i = at + 2;
   if (s[i] === ']') return [out, i + 1];
@@ -185,7 +185,7 @@ function parseTuple(s: string, at: number): [Key[], number] {
       i = j;
     }
     if (s[i] === ']') return [out, i + 1];
-    if (s.charCodeAt(i) !== 1) throw new RangeError(`not a normalized tuple at ${i}`);
+    if (s.charCodeAt(i) !== 1) throw new EddyError('EDDY_INTERNAL', `not a normalized tuple at ${i} of ${JSON.stringify(s)}; keys are stored only in normalized form, so this is a bug in eddy, please report it`);
     i++;
   }
 }

@@ -4,7 +4,7 @@ import { Level } from 'level';
 import { EddyError } from '../errors.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import type { StateDescriptor, StateKind, StateOf } from './descriptors.ts';
-import type { KeyedStateBackend, KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
+import type { KeyedStateBackend, KeyedStateSnapshot } from './keyed-state-backend.ts';
 import { keyGroupOfNormalized, normalizeKey, type NormalizedKey } from './key-group.ts';
 import type { IncrementalKeyedState, KeyGroupChanges, KeyedStateChanges } from './keyed-state-changes.ts';
 import { restoredStates } from './restored-state.ts';
@@ -13,10 +13,10 @@ import { scanLevelState } from './level-snapshot.ts';
 import { detached, dirtyChanges, snapshotChanges } from './level-state-changes.ts';
 import { createLevelHandle } from './level-state-handles.ts';
 import { LevelTtlCleanup } from './level-ttl-cleanup.ts';
-import type { StateTtlConfig } from './state-ttl.ts';
 import { ttlMismatch } from './ttl-state-handles.ts';
 import { ttlEnabled, type TtlCleanup } from './ttl-value.ts';
 import { LevelWriteCache, TOMBSTONE, type BatchOp, type StateCache } from './level-write-cache.ts';
+import type { LevelStateAccess, LevelStateMeta } from './level-state-meta.ts';
 
 /*
  * Layout (one LevelDB per backend instance):
@@ -48,23 +48,6 @@ import { LevelWriteCache, TOMBSTONE, type BatchOp, type StateCache } from './lev
  * with their last-access time (ttl-value.ts), read through the shared TTL handles, and cleaned up
  * incrementally by level-ttl-cleanup.ts.
  */
-
-/**
- * A declared state, as the handles address it. `dirty` holds the keys written since the last take
- * while changes are tracked, and is undefined exactly when they are not.
- */
-export interface LevelStateMeta {
-  readonly name: string;
-  readonly kind: StateKind;
-  /** `<state name>\0`, the part of the LevelDB key between key group and encoded key. */
-  readonly prefix: Buffer;
-  handle: unknown;
-  dirty: Set<NormalizedKey> | undefined;
-  /** Values are stored with their last-access time (see ttl-value.ts), fixed by the first declaration or restore. */
-  readonly ttl: boolean;
-  /** The TTL configuration of the declaring descriptor (undefined until declared, or without TTL). */
-  ttlConfig: StateTtlConfig | undefined;
-}
 
 /** Options of {@link LevelKeyedStateBackend.open}. */
 export interface LevelKeyedStateBackendOptions {
@@ -100,7 +83,7 @@ export interface LevelKeyedStateBackendOptions {
  * await backend.close();
  * ```
  */
-export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKeyedState {
+export class LevelKeyedStateBackend implements KeyedStateBackend, IncrementalKeyedState, LevelStateAccess {
   private currentKey: NormalizedKey = '';
   /** Key group and encoded form of the current key, computed on the first LevelDB read for it. */
   private currentGroup = -1;

@@ -1,9 +1,9 @@
 // A LevelDB backend's whole state as one snapshot: LevelDB's entries overlaid with the write cache's, as of the call.
 import type { Level } from 'level';
-import type { KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
+import type { KeyedStateSnapshot } from './keyed-state-backend.ts';
 import type { NormalizedKey } from './key-group.ts';
 import { DATA_END, decodeKey, decodeValue, encodeValue } from './level-key-codec.ts';
-import type { LevelStateMeta } from './level-keyed-state-backend.ts';
+import type { LevelStateMeta } from './level-state-meta.ts';
 import { TOMBSTONE, type Generation } from './level-write-cache.ts';
 import { withoutExpired } from './ttl-value.ts';
 

@@ -1,9 +1,9 @@
 // Incremental snapshots of the LevelDB backend: the dirty keys' changes, a full snapshot regrouped by key group.
 import type { StateKind } from './descriptors.ts';
-import type { KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
+import type { KeyedStateSnapshot } from './keyed-state-backend.ts';
 import type { NormalizedKey } from './key-group.ts';
 import { KeyedStateChangesBuilder, type KeyedStateChanges } from './keyed-state-changes.ts';
-import type { LevelStateMeta } from './level-keyed-state-backend.ts';
+import type { LevelStateMeta } from './level-state-meta.ts';
 
 /*
  * After trackChanges(), the backend's write() (the one path every handle, restore and applyChanges

@@ -11,7 +11,7 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from './descriptors.ts';
-import type { LevelKeyedStateBackend, LevelStateMeta } from './level-keyed-state-backend.ts';
+import type { LevelStateAccess, LevelStateMeta } from './level-state-meta.ts';
 import { createTtlHandle, type TtlStore } from './ttl-state-handles.ts';
 import { ttlSettings, type TtlCleanup } from './ttl-value.ts';
 
@@ -23,7 +23,7 @@ const EMPTY: readonly never[] = Object.freeze([]);
  */
 export abstract class LevelStateBase {
   constructor(
-    protected readonly b: LevelKeyedStateBackend,
+    protected readonly b: LevelStateAccess,
     protected readonly meta: LevelStateMeta,
   ) {}
   protected get raw(): any {
@@ -38,7 +38,7 @@ export abstract class LevelStateBase {
 }
 
 export class LevelValueState<T> extends LevelStateBase implements ValueState<T> {
-  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta, private readonly defaultValue: T) {
+  constructor(b: LevelStateAccess, meta: LevelStateMeta, private readonly defaultValue: T) {
     super(b, meta);
   }
   value(): T {
@@ -53,7 +53,7 @@ export class LevelValueState<T> extends LevelStateBase implements ValueState<T> 
 }
 
 export class LevelListState<T> extends LevelStateBase implements ListState<T> {
-  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta) {
+  constructor(b: LevelStateAccess, meta: LevelStateMeta) {
     super(b, meta);
   }
   get(): readonly T[] {
@@ -84,7 +84,7 @@ export class LevelListState<T> extends LevelStateBase implements ListState<T> {
 }
 
 export class LevelMapState<K, V> extends LevelStateBase implements MapState<K, V> {
-  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta) {
+  constructor(b: LevelStateAccess, meta: LevelStateMeta) {
     super(b, meta);
   }
   private map(): Map<K, V> | undefined {
@@ -126,7 +126,7 @@ export class LevelMapState<K, V> extends LevelStateBase implements MapState<K, V
 }
 
 export class LevelReducingState<T> extends LevelStateBase implements ReducingState<T> {
-  constructor(b: LevelKeyedStateBackend, meta: LevelStateMeta, private readonly reduce: (a: T, b: T) => T) {
+  constructor(b: LevelStateAccess, meta: LevelStateMeta, private readonly reduce: (a: T, b: T) => T) {
     super(b, meta);
   }
   get(): T | undefined {
@@ -140,7 +140,7 @@ export class LevelReducingState<T> extends LevelStateBase implements ReducingSta
 
 export class LevelAggregatingState<IN, ACC, OUT> extends LevelStateBase implements AggregatingState<IN, OUT> {
   constructor(
-    b: LevelKeyedStateBackend,
+    b: LevelStateAccess,
     meta: LevelStateMeta,
     private readonly fn: { createAccumulator(): ACC; add(v: IN, acc: ACC): ACC; getResult(acc: ACC): OUT },
   ) {
@@ -159,7 +159,7 @@ export class LevelAggregatingState<IN, ACC, OUT> extends LevelStateBase implemen
 /** The TTL handles' view of a LevelDB state: the current key's stored value, written through the backend's tracked write. */
 class LevelTtlStore implements TtlStore {
   constructor(
-    private readonly b: LevelKeyedStateBackend,
+    private readonly b: LevelStateAccess,
     private readonly meta: LevelStateMeta,
   ) {}
   get(): any {
@@ -174,7 +174,7 @@ class LevelTtlStore implements TtlStore {
  * The handle of state `meta` declared by `d`: a TTL handle (with `cleanup`, if any, run on every
  * access) when `meta` stores timestamps, else the plain handle of its kind, which pays nothing for TTL.
  */
-export function createLevelHandle(b: LevelKeyedStateBackend, meta: LevelStateMeta, d: StateDescriptor, clock: Clock, cleanup: TtlCleanup | undefined): unknown {
+export function createLevelHandle(b: LevelStateAccess, meta: LevelStateMeta, d: StateDescriptor, clock: Clock, cleanup: TtlCleanup | undefined): unknown {
   if (meta.ttl) return createTtlHandle(d, new LevelTtlStore(b, meta), ttlSettings(d.getTtlConfig(), clock, cleanup));
   switch (d.kind) {
     case 'value':

@@ -4,7 +4,7 @@ import type { Clock } from '../time/clock.ts';
 import type { NormalizedKey } from './key-group.ts';
 import { DATA_END, decodeKey, decodeValue, groupStart } from './level-key-codec.ts';
 import { earliestAccess, isExpired, withoutExpired, type TtlCleanup } from './ttl-value.ts';
-import type { LevelStateMeta } from './level-keyed-state-backend.ts';
+import type { LevelStateMeta } from './level-state-meta.ts';
 
 /** Entries read per `nextv`, and the most a prefetch collects from LevelDB before handing them to steps. */
 const BATCH = 64;

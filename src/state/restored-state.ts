@@ -1,7 +1,7 @@
 // What a keyed state backend loads on restore: the entries of its key groups, checked and detached.
 import { EddyError } from '../errors.ts';
 import type { StateKind } from './descriptors.ts';
-import type { KeyedStateSnapshot } from './heap-keyed-state-backend.ts';
+import type { KeyedStateSnapshot } from './keyed-state-backend.ts';
 import { keyGroupOfNormalized, type NormalizedKey } from './key-group.ts';
 
 /**

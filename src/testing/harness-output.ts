@@ -1,5 +1,5 @@
 // What a harnessed operator emitted: timestamped values, and the Output that records them.
-import type { OutputTag } from '../api/output-tag.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import type { Output } from '../operators/operator.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 

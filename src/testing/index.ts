@@ -7,5 +7,5 @@ export { TwoInputOperatorHarness } from './two-input-harness.ts';
 export type { TwoInputOperatorHarnessOptions } from './two-input-harness.ts';
 export { ManualClock } from '../time/clock.ts';
 export type { OperatorSnapshot, StreamOperator, OperatorContext, Output } from '../operators/operator.ts';
-export type { KeyedStateBackend, KeyedStateSnapshot } from '../state/heap-keyed-state-backend.ts';
+export type { KeyedStateBackend, KeyedStateSnapshot } from '../state/keyed-state-backend.ts';
 export { killTask, readJetStream, type JobAddress } from './chaos.ts';

@@ -1,9 +1,10 @@
 // The public operator test harness: drive one operator instance (or a user function) by hand, without NATS.
-import type { OutputTag } from '../api/output-tag.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import { EddyError } from '../errors.ts';
 import type { OperatorContext, OperatorSnapshot, StreamOperator } from '../operators/operator.ts';
-import { attributeError } from '../operators/operator-chain.ts';
-import { HeapKeyedStateBackend, type KeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import { attributeError } from '../operators/record-failure.ts';
+import { HeapKeyedStateBackend } from '../state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.ts';
 import { keyGroupOf, keyGroupRange, subtaskForKeyGroup } from '../state/key-group.ts';
 import { ManualClock } from '../time/clock.ts';
 import { MAX_WATERMARK, NO_TIMESTAMP } from '../time/watermark.ts';

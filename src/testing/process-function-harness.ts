@@ -1,6 +1,6 @@
 // Harnesses for user functions: the operators the DataStream API builds, around a copy of the function.
 import { cloneFunction } from '../api/clone-function.ts';
-import type { FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from '../api/functions.ts';
+import type { FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from '../functions/functions.ts';
 import { EddyError } from '../errors.ts';
 import { FilterOperator } from '../operators/filter-operator.ts';
 import { FlatMapOperator } from '../operators/flat-map-operator.ts';

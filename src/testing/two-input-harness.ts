@@ -1,12 +1,12 @@
 // The two-input operator harness: drive connect / broadcast / join operators by hand, input by input.
-import type { BroadcastProcessFunctionLike, KeyedBroadcastProcessFunctionLike } from '../api/broadcast-functions.ts';
+import type { BroadcastProcessFunctionLike, KeyedBroadcastProcessFunctionLike } from '../functions/broadcast-functions.ts';
 import { cloneFunction } from '../api/clone-function.ts';
-import type { CoProcessFunctionLike, KeyedProcessContext, KeySelector } from '../api/functions.ts';
+import type { CoProcessFunctionLike, KeyedProcessContext, KeySelector } from '../functions/functions.ts';
 import { EddyError } from '../errors.ts';
 import { BroadcastProcessOperator } from '../operators/broadcast-process-operator.ts';
 import { CoProcessOperator } from '../operators/co-process-operator.ts';
 import type { OperatorSnapshot, StreamOperator } from '../operators/operator.ts';
-import { attributeError } from '../operators/operator-chain.ts';
+import { attributeError } from '../operators/record-failure.ts';
 import type { MapStateDescriptor } from '../state/descriptors.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { OperatorHarness, type OperatorHarnessOptions } from './operator-harness.ts';

@@ -1,4 +1,5 @@
 // Clocks: the only place the runtime reads wall time or schedules callbacks (system and manual).
+import { EddyError } from '../errors.ts';
 
 /** A cancel handle for a scheduled callback. */
 export interface Cancelable {
@@ -87,7 +88,7 @@ export class ManualClock implements Clock {
   }
   /** Moves time to `t` (never backwards), running every callback that falls due, earliest first. */
   setTime(t: number): void {
-    if (t < this.time) throw new RangeError(`ManualClock cannot go back from ${this.time} to ${t}`);
+    if (t < this.time) throw new EddyError('EDDY_INVALID_ARGUMENT', `ManualClock cannot go back from ${this.time} to ${t}: time only moves forward, so pass a time >= ${this.time} (or a delay >= 0 to advance)`);
     for (;;) {
       let next: (typeof this.pending)[number] | undefined;
       for (const p of this.pending) {

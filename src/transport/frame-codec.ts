@@ -1,6 +1,6 @@
 // Frames on a channel (msgpackr): data batches, watermarks, barriers and end of input, each with a sequence number.
 import { Packr, Unpackr } from 'msgpackr';
-import { EddyError, previewValue } from '../errors.ts';
+import { EddyError, errorText, previewValue } from '../errors.ts';
 
 export const FRAME_DATA = 0;
 export const FRAME_WATERMARK = 1;
@@ -17,7 +17,7 @@ export type Frame =
   | { type: typeof FRAME_STATUS; ch: number; seq: number; idle: boolean };
 
 function rejectFunction(): never {
-  throw new TypeError('a function cannot be serialized');
+  throw new EddyError('EDDY_UNSERIALIZABLE_RECORD', 'a function cannot be serialized');
 }
 
 /**
@@ -109,7 +109,7 @@ function unserializable(records: unknown[], operator: string, cause: unknown): E
   });
   return new EddyError(
     'EDDY_UNSERIALIZABLE_RECORD',
-    `operator "${operator}" emitted a record that cannot be serialized (${(cause as Error).message}): ${previewValue(bad)}. ` +
+    `operator "${operator}" emitted a record that cannot be serialized (${errorText(cause)}): ${previewValue(bad)}. ` +
       'Records that cross the network must be plain data (objects, arrays, strings, numbers, bigints, booleans, null, Dates, Maps, Sets, Uint8Arrays); map functions, symbols and class instances with such fields to plain data first.',
     { operator, cause },
   );

@@ -1,18 +1,21 @@
-// The receiving side of one subtask: sequence checks, watermark = min over channels, end of input, credit return.
-import type { NatsConnection } from '@nats-io/transport-node';
+// The receiving side of one subtask: dispatches frames through sequence checks, credits, the watermark valve and the barrier aligner.
 import { EddyError } from '../errors.ts';
-import { MAX_WATERMARK, MIN_WATERMARK } from '../time/watermark.ts';
+import { BarrierAligner } from './barrier-aligner.ts';
+import type { CreditReturner, CreditRoute } from './credit-returner.ts';
 import { FRAME_BARRIER, FRAME_DATA, FRAME_END_OF_INPUT, FRAME_STATUS, FRAME_WATERMARK, type Frame, type FrameCodec } from './frame-codec.ts';
+import { ChannelSequence } from './sequence-checker.ts';
+import { WatermarkValve } from './watermark-valve.ts';
 
-/** One input channel: which producer feeds it and where its credits go. */
-export interface InputChannelSpec {
+/** What the gate needs to know about one input channel. */
+export interface GateChannelSpec {
   /** Shown in errors, e.g. `map (2/4)`. */
   readonly producer: string;
-  readonly creditSubject: string;
-  readonly creditKey: string;
   /** Which input of the head operator the channel feeds: 0, or 1 for the second input of a two-input operator. */
   readonly inputIndex: number;
 }
+
+/** One input channel as the runtime deploys it: its producer and where its credits go (see `NatsCreditReturner`). */
+export interface InputChannelSpec extends GateChannelSpec, CreditRoute {}
 
 /** What the gate delivers to the task, in channel order. */
 export interface InputHandler {
@@ -32,47 +35,55 @@ export interface InputHandler {
   onAlignment?(aligning: boolean): void;
 }
 
-class ChannelState {
-  expectedSeq = 0;
-  watermark = MIN_WATERMARK;
+/** One input channel: its sequence check (inherited, so no extra hop per frame), end and unreturned credits. */
+class ChannelState extends ChannelSequence {
   ended = false;
-  idle = false;
+  /** Data frames processed since credit was last returned. */
   unreturned = 0;
-  /** Frames that arrived after this channel's barrier while the gate aligns (bounded by the producer's credits). */
-  held: Frame[] | undefined;
-  constructor(readonly spec: InputChannelSpec) {}
+  constructor(
+    readonly spec: GateChannelSpec,
+    ch: number,
+    taskName: string,
+  ) {
+    super(ch, spec.producer, taskName);
+  }
 }
 
 /**
- * Checks and dispatches the frames of all input channels of one subtask. A gap in a channel's
- * sequence numbers is an error (`EDDY_SEQUENCE_GAP`), never skipped: core NATS may drop a message
- * under a slow consumer, and losing one silently would break every guarantee.
+ * Checks and dispatches the frames of all input channels of one subtask, synchronously. Credits
+ * count data frames and go back in halves of the window through the injected `CreditReturner`, so
+ * the gate runs without NATS in tests.
  */
 export class InputGate {
   private readonly channels: ChannelState[];
   private open: number;
-  private combined = MIN_WATERMARK;
-  private idle = false;
   private readonly returnThreshold: number;
-  /** The checkpoint being aligned, or -1; `blocked` counts channels holding frames behind its barrier. */
-  private aligning = -1;
-  private aligningKind = '';
-  private blocked = 0;
-  /** The highest checkpoint id aligned or aborted: older barriers are stale and ignored. */
-  private lastBarrier = -1;
+  private readonly valve: WatermarkValve;
+  private readonly aligner: BarrierAligner<Frame>;
 
   constructor(
-    specs: readonly InputChannelSpec[],
-    private readonly nc: NatsConnection,
+    specs: readonly GateChannelSpec[],
+    private readonly credits: CreditReturner,
     private readonly codec: FrameCodec,
     private readonly handler: InputHandler,
     initialCredits: number,
     private readonly taskName: string,
   ) {
-    this.channels = specs.map((s) => new ChannelState(s));
+    this.channels = specs.map((s, ch) => new ChannelState(s, ch, taskName));
     this.open = specs.length;
     // Returning credit in halves of the window keeps the producer busy without a message per frame.
     this.returnThreshold = Math.max(1, initialCredits >> 1);
+    this.valve = new WatermarkValve(specs.length, handler);
+    this.aligner = new BarrierAligner<Frame>(
+      specs.length,
+      {
+        onAligned: (id, kind) => this.handler.onBarrier?.(id, kind),
+        onAlignment: (aligning) => this.handler.onAlignment?.(aligning),
+        // Held frames are sequence-checked when released, as if they had just arrived.
+        replay: (ch, frame) => this.processNow(this.channels[ch]!, frame),
+      },
+      taskName,
+    );
   }
 
   get channelCount(): number {
@@ -87,145 +98,49 @@ export class InputGate {
   process(frame: Frame): void {
     const c = this.channels[frame.ch];
     if (c === undefined) throw new EddyError('EDDY_DECODE', `task ${this.taskName} got a frame for channel ${frame.ch}, which it does not have`);
-    if (c.held !== undefined) {
-      // Aligning: this channel already delivered the barrier, so its later frames wait (sequence checked on release).
-      c.held.push(frame);
-      return;
-    }
+    // Aligning: a channel that already delivered the barrier holds its later frames.
+    if (this.aligner.isAligning && this.aligner.hold(frame.ch, frame)) return;
     this.processNow(c, frame);
   }
 
   /** Gives up aligning `checkpointId` (the coordinator aborted it): held frames flow again. */
   abortAlignment(checkpointId: number): void {
-    if (this.aligning !== checkpointId) {
-      if (checkpointId > this.lastBarrier) this.lastBarrier = checkpointId;
-      return;
-    }
-    this.lastBarrier = checkpointId;
-    this.releaseHeld();
+    this.aligner.abort(checkpointId);
   }
 
   /** True while some channel holds frames behind a barrier. */
   get isAligning(): boolean {
-    return this.aligning >= 0;
+    return this.aligner.isAligning;
   }
 
   private processNow(c: ChannelState, frame: Frame): void {
-    if (frame.seq !== c.expectedSeq)
-      throw new EddyError(
-        'EDDY_SEQUENCE_GAP',
-        `task ${this.taskName}: channel ${frame.ch} from ${c.spec.producer} delivered frame ${frame.seq} but ${c.expectedSeq} was next; ` +
-          `${frame.seq > c.expectedSeq ? `${frame.seq - c.expectedSeq} frame(s) were lost` : 'a frame was repeated'} (was the NATS connection or server interrupted?)`,
-      );
-    c.expectedSeq++;
+    c.checkSequence(frame.seq);
     switch (frame.type) {
       case FRAME_DATA:
         this.handler.onRecords(frame.records, frame.timestamps, c.spec.inputIndex);
         if (++c.unreturned >= this.returnThreshold) {
-          this.nc.publish(c.spec.creditSubject, this.codec.encodeValue([[c.spec.creditKey, c.unreturned]]));
+          this.credits.returnCredit(frame.ch, c.unreturned);
           c.unreturned = 0;
         }
         return;
       case FRAME_WATERMARK:
-        if (frame.watermark > c.watermark) {
-          c.watermark = frame.watermark;
-          this.advanceWatermark();
-        }
+        this.valve.watermark(frame.ch, frame.watermark);
         return;
       case FRAME_END_OF_INPUT:
         if (c.ended) return;
         c.ended = true;
-        c.watermark = MAX_WATERMARK;
-        this.advanceWatermark();
+        // The valve reports the watermark (+infinity for this channel) and idleness before end of input.
+        this.valve.end(frame.ch);
         if (--this.open === 0) this.handler.onEndOfInput();
-        else this.updateStatus();
         // An ended channel no longer holds back a checkpoint being aligned.
-        if (this.aligning >= 0) this.maybeAligned();
+        this.aligner.channelEnded(frame.ch);
         return;
       case FRAME_STATUS:
-        if (c.idle === frame.idle || c.ended) return;
-        c.idle = frame.idle;
-        this.updateStatus();
-        if (c.idle) this.advanceWatermark();
+        this.valve.status(frame.ch, frame.idle);
         return;
       case FRAME_BARRIER:
-        this.onBarrierFrame(c, frame.checkpointId, frame.kind);
+        this.aligner.barrier(frame.ch, frame.checkpointId, frame.kind);
         return;
-    }
-  }
-
-  /**
-   * Aligned barriers (Flink's exactly-once mode): the first barrier n blocks its channel; each
-   * further channel blocks when its barrier n arrives; when every open channel has, the task
-   * snapshots and the held frames are replayed in arrival order. A newer barrier on some channel
-   * means n was abandoned upstream: alignment moves on to the newer one.
-   */
-  private onBarrierFrame(c: ChannelState, id: number, kind: string): void {
-    if (id <= this.lastBarrier) return;
-    if (this.aligning >= 0 && id > this.aligning) {
-      this.lastBarrier = this.aligning;
-      this.releaseHeld();
-    }
-    if (this.aligning < 0) {
-      this.aligning = id;
-      this.aligningKind = kind;
-      this.handler.onAlignment?.(true);
-    }
-    c.held = [];
-    this.blocked++;
-    this.maybeAligned();
-  }
-
-  private maybeAligned(): void {
-    if (this.blocked < this.open) return;
-    const id = this.aligning;
-    this.lastBarrier = id;
-    this.handler.onBarrier?.(id, this.aligningKind);
-    this.releaseHeld();
-  }
-
-  /** Unblocks every channel and processes what they held, in order (a held barrier may start the next alignment). */
-  private releaseHeld(): void {
-    if (this.aligning >= 0) this.handler.onAlignment?.(false);
-    this.aligning = -1;
-    this.blocked = 0;
-    const held: [ChannelState, Frame[]][] = [];
-    for (const c of this.channels) {
-      if (c.held === undefined) continue;
-      held.push([c, c.held]);
-      c.held = undefined;
-    }
-    for (const [c, frames] of held)
-      for (let i = 0; i < frames.length; i++) {
-        if (c.held !== undefined) c.held.push(frames[i]!);
-        else this.processNow(c, frames[i]!);
-      }
-  }
-
-  /** The task is idle while every open channel is: idle channels do not hold the watermark back. */
-  private updateStatus(): void {
-    let anyActive = false;
-    for (const c of this.channels) if (!c.ended && !c.idle) anyActive = true;
-    const idle = !anyActive && this.open > 0;
-    if (idle !== this.idle) {
-      this.idle = idle;
-      this.handler.onWatermarkStatus(idle);
-    }
-  }
-
-  private advanceWatermark(): void {
-    // The minimum over active open channels; ended channels stand at +infinity, idle ones are skipped.
-    let min = MAX_WATERMARK;
-    let active = 0;
-    for (const c of this.channels) {
-      if (c.ended || c.idle) continue;
-      active++;
-      if (c.watermark < min) min = c.watermark;
-    }
-    if (active === 0 && this.open > 0) return;
-    if (min > this.combined) {
-      this.combined = min;
-      this.handler.onWatermark(min);
     }
   }
 }

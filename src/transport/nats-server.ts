@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { connect } from '@nats-io/transport-node';
-import { EddyError } from '../errors.ts';
+import { EddyError, errorText } from '../errors.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { newNatsCredential, type NatsCredential } from './credentials.ts';
 import { FALLBACK_DIRS, findNatsServerBinary } from './nats-server-binary.ts';
@@ -61,11 +61,19 @@ async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', reject);
+    srv.once('error', (e) =>
+      reject(
+        new EddyError(
+          'EDDY_NATS_SERVER_FAILED',
+          `cannot find a free loopback port for the embedded NATS server: ${e.message}; make 127.0.0.1 available, or use an existing server by setting NATS_URL or the \`nats\` option`,
+          { cause: e },
+        ),
+      ),
+    );
     srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('could not read the allocated port'))));
+      srv.close(() => (port > 0 ? resolve(port) : reject(new EddyError('EDDY_INTERNAL', `the OS allocated no readable loopback port (address ${JSON.stringify(addr)}); this is a bug in eddy, please report it`))));
     });
   });
 }
@@ -390,7 +398,7 @@ export async function startEmbeddedNatsServer(opts: EmbeddedNatsServerOptions): 
   try {
     configFile = writePrivateConfig(opts.storeDir, cred);
   } catch (e) {
-    throw new EddyError('EDDY_CONFIG', `cannot prepare the NATS store directory ${opts.storeDir}: ${(e as Error).message}`, { cause: e });
+    throw new EddyError('EDDY_CONFIG', `cannot prepare the NATS store directory ${opts.storeDir}: ${errorText(e)}`, { cause: e });
   }
   // The free port is only probed, not held, so a rare race with another process is retried.
   for (let attempt = 1; ; attempt++) {

@@ -1,7 +1,7 @@
 // A network output of one edge: routes each record to a target channel by the edge's partitioner.
-import type { OutputTag } from '../api/output-tag.ts';
+import type { OutputTag } from '../functions/output-tag.ts';
 import { EddyError } from '../errors.ts';
-import type { Partitioner } from '../graph/transformation.ts';
+import type { Partitioner } from './partitioner.ts';
 import type { Output } from '../operators/operator.ts';
 import { hashKey, keyGroupForHash } from '../state/key-group.ts';
 import type { ChannelSender } from './output-gate.ts';

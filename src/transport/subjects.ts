@@ -1,8 +1,9 @@
 // NATS subject names of a job: data in, credits back, control, collected results.
+import { EddyError } from '../errors.ts';
 
 /** Subject names are built from tokens: a job id must be one NATS token (no dots, spaces or wildcards). */
 export function checkToken(s: string, what: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(s)) throw new TypeError(`${what} "${s}" must match [A-Za-z0-9_-]+ to be a NATS subject token`);
+  if (!/^[A-Za-z0-9_-]+$/.test(s)) throw new EddyError('EDDY_INVALID_ARGUMENT', `${what} "${s}" must match [A-Za-z0-9_-]+ to be a NATS subject token; use only letters, digits, _ and -`);
   return s;
 }
 

@@ -8,7 +8,7 @@ import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { StreamEnvironment } from 'eddy';
-import { defaultDeadLetterSubject } from '../../src/graph/record-failure-policy.ts';
+import { defaultDeadLetterSubject } from '../../src/functions/record-failure-policy.ts';
 import {
   buildSensorAlertsJob,
   mulberry32,

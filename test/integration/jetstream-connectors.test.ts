@@ -4,7 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobFailedError, StreamEnvironment } from '../../index.ts';
-import type { RuntimeContext } from '../../src/api/functions.ts';
+import type { RuntimeContext } from '../../src/functions/functions.ts';
 import { jetStreamSink } from '../../src/connectors/jetstream-sink.ts';
 import { jetStreamSource, type JetStreamSourceOptions } from '../../src/connectors/jetstream-source.ts';
 import type { SourceReader } from '../../src/connectors/source.ts';
@@ -13,6 +13,7 @@ import type { SinkContext } from '../../src/operators/sink-operator.ts';
 import { systemClock } from '../../src/time/clock.ts';
 import { NO_TIMESTAMP } from '../../src/time/watermark.ts';
 import { expectEddyError } from '../support/eddy-error.ts';
+import { operatorContext as baseOperatorContext } from '../support/operator-context.ts';
 
 const natsUrl = inject('natsUrl');
 let nc: NatsConnection;
@@ -59,27 +60,7 @@ function records(subjects: string[], n: number, start = 0): { subject: string; v
 }
 
 function operatorContext(subtaskIndex: number, parallelism: number, checkpointing = false): OperatorContext {
-  return {
-    jobName: 'jetstream-test',
-    jobId: `job${counter}`,
-    operatorName: 'js-op',
-    uid: 'js-op-uid',
-    subtaskIndex,
-    parallelism,
-    maxParallelism: 128,
-    clock: systemClock,
-    metrics: { inc: () => undefined },
-    keyedState: undefined,
-    nats: nc,
-    autoWatermarkIntervalMs: 200,
-    recordFailed: (e) => {
-      throw e;
-    },
-    failTask: (e) => {
-      throw e;
-    },
-    checkpointing,
-  };
+  return baseOperatorContext({ jobName: 'jetstream-test', jobId: `job${counter}`, operatorName: 'js-op', uid: 'js-op-uid', subtaskIndex, parallelism, clock: systemClock, nats: nc, checkpointing });
 }
 
 interface Collected<T> {

@@ -5,7 +5,7 @@ import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KeyedProcessFunction, StreamEnvironment, ValueStateDescriptor, type JobClient, type StreamEnvironmentConfig } from '../../index.ts';
-import type { Collector, KeyedProcessContext, RuntimeContext } from '../../src/api/functions.ts';
+import type { Collector, KeyedProcessContext, RuntimeContext } from '../../src/functions/functions.ts';
 import { jetStreamSource } from '../../src/connectors/jetstream-source.ts';
 import { subjectOwner, subscribeOwned } from '../../src/connectors/nats-subject-owner.ts';
 import type { Sink } from '../../src/operators/sink-operator.ts';

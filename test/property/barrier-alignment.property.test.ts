@@ -1,23 +1,14 @@
-// Aligned checkpoint barriers in the InputGate: the snapshot sees exactly the records before the barrier on every channel.
+// Aligned checkpoint barriers in the InputGate (no NATS: in-memory credits): each snapshot sees exactly the records before its barrier on every channel.
 import fc from 'fast-check';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { InMemoryCreditReturner } from '../../src/transport/credit-returner.ts';
 import { FRAME_BARRIER, FRAME_DATA, FRAME_END_OF_INPUT, FrameCodec, type Frame } from '../../src/transport/frame-codec.ts';
 import { InputGate, type InputHandler } from '../../src/transport/input-gate.ts';
 
-let nc: NatsConnection;
-beforeAll(async () => {
-  nc = await connect(natsConnectionOptions(inject('natsUrl')));
-});
-afterAll(async () => {
-  await nc.close();
-});
+type Event = { kind: 'record'; value: string } | { kind: 'barrier'; id: number } | { kind: 'alignment'; on: boolean } | { kind: 'end' } | { kind: 'abort'; id: number };
 
-type Event = { kind: 'record'; value: string } | { kind: 'barrier'; id: number } | { kind: 'alignment'; on: boolean } | { kind: 'end' };
-
-/** A gate over `channels` channels whose handler logs what the task would see. */
-function gate(channels: number, log: Event[]): InputGate {
+/** A gate over `channels` channels whose handler logs what the task would see; credits go to `credits`. */
+function gate(channels: number, log: Event[], credits = new InMemoryCreditReturner(), window = 1000): InputGate {
   const handler: InputHandler = {
     onRecords: (records) => {
       for (const r of records) log.push({ kind: 'record', value: r as string });
@@ -28,8 +19,8 @@ function gate(channels: number, log: Event[]): InputGate {
     onBarrier: (id) => log.push({ kind: 'barrier', id }),
     onAlignment: (on) => log.push({ kind: 'alignment', on }),
   };
-  const specs = Array.from({ length: channels }, (_, c) => ({ producer: `p${c}`, creditSubject: 'eddy.test.alignment.credit', creditKey: `k${c}`, inputIndex: 0 }));
-  return new InputGate(specs, nc, new FrameCodec(), handler, 1000, 'alignment-test');
+  const specs = Array.from({ length: channels }, (_, c) => ({ producer: `p${c}`, inputIndex: 0 }));
+  return new InputGate(specs, credits, new FrameCodec(), handler, window, 'alignment-test');
 }
 
 /** Per-channel frame builders with consecutive sequence numbers. */
@@ -139,5 +130,101 @@ describe('InputGate barrier alignment', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('InputGate alignment with several checkpoints, skipped barriers, aborts and credits', () => {
+  /** Channel `ch`'s frames: records, some of the barriers 1..3 (a skipped one was abandoned upstream), end. */
+  function script(ch: number, segments: number[], carries: boolean[]) {
+    const c = channel(ch);
+    const frames: Frame[] = [];
+    /** The records each carried barrier follows, by checkpoint id. */
+    const before = new Map<number, string[]>();
+    const all: string[] = [];
+    segments.forEach((n, s) => {
+      for (let i = 0; i < n; i++) {
+        const v = `${ch}:${s}:${i}`;
+        all.push(v);
+        frames.push(c.data(v));
+      }
+      if (s < 3 && carries[s]) {
+        before.set(s + 1, [...all]);
+        frames.push(c.barrier(s + 1));
+      }
+    });
+    frames.push(c.end());
+    return { frames, before, all };
+  }
+
+  it('property: an aligned checkpoint n sees exactly what precedes barrier n on every channel (or all of an ended one), and none aborted', () => {
+    const arb = fc.record({
+      chans: fc.array(fc.record({ segments: fc.array(fc.nat(4), { minLength: 4, maxLength: 4 }), carries: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }) }), { minLength: 1, maxLength: 4 }),
+      order: fc.array(fc.nat(), { maxLength: 80, size: 'max' }),
+      window: fc.integer({ min: 1, max: 16 }),
+      aborts: fc.array(fc.record({ at: fc.nat(40), id: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(arb, ({ chans, order, window, aborts }) => {
+        const log: Event[] = [];
+        const credits = new InMemoryCreditReturner();
+        const g = gate(chans.length, log, credits, window);
+        const scripts = chans.map(({ segments, carries }, ch) => script(ch, segments, carries));
+        const queues = scripts.map((s) => [...s.frames]);
+        let k = 0;
+        while (queues.some((q) => q.length > 0)) {
+          for (const { at, id } of aborts)
+            if (at === k) {
+              log.push({ kind: 'abort', id });
+              g.abortAlignment(id);
+            }
+          const open = queues.filter((q) => q.length > 0);
+          g.process(open[(order[k++] ?? 0) % open.length]!.shift()!);
+        }
+        expect(g.isAligning).toBe(false);
+        // No checkpoint aligns once it, or a newer one, was aborted.
+        log.forEach((e, at) => {
+          if (e.kind === 'barrier') expect(log.slice(0, at).some((x) => x.kind === 'abort' && x.id >= e.id)).toBe(false);
+        });
+        const seenBarriers: number[] = [];
+        log.forEach((e, at) => {
+          if (e.kind !== 'barrier') return;
+          seenBarriers.push(e.id);
+          const prior = records(log.slice(0, at));
+          scripts.forEach((s, ch) => {
+            const mine = prior.filter((v) => v.startsWith(`${ch}:`));
+            // A channel that skipped barrier n can only have let n align by ending first.
+            expect(mine).toEqual(s.before.get(e.id) ?? s.all);
+          });
+        });
+        for (let i = 1; i < seenBarriers.length; i++) expect(seenBarriers[i]!).toBeGreaterThan(seenBarriers[i - 1]!);
+        // Every record exactly once, per channel in order; end of input last.
+        scripts.forEach((s, ch) => expect(records(log).filter((v) => v.startsWith(`${ch}:`))).toEqual(s.all));
+        expect(log[log.length - 1]).toEqual({ kind: 'end' });
+        // Credits go back in halves of the window: never more than was consumed, never a half window left over.
+        const threshold = Math.max(1, window >> 1);
+        scripts.forEach((s, ch) => {
+          const returned = credits.returned[ch] ?? 0;
+          expect(s.all.length - returned).toBeGreaterThanOrEqual(0);
+          expect(s.all.length - returned).toBeLessThan(threshold);
+        });
+        for (const [, n] of credits.calls) expect(n).toBe(threshold);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a barrier older than the one being aligned is stale: its channel keeps flowing until it delivers the current one', () => {
+    const log: Event[] = [];
+    const g = gate(2, log);
+    const [a, b] = [channel(0), channel(1)];
+    // a skipped checkpoint 1 (abandoned upstream) and delivers 2; b delivers 1, a record, then 2.
+    for (const f of [a.barrier(2), a.data('a-after-2'), b.barrier(1), b.data('b-before-2'), b.barrier(2)]) g.process(f);
+    expect(log).toEqual([
+      { kind: 'alignment', on: true },
+      { kind: 'record', value: 'b-before-2' },
+      { kind: 'barrier', id: 2 },
+      { kind: 'alignment', on: false },
+      { kind: 'record', value: 'a-after-2' },
+    ]);
   });
 });

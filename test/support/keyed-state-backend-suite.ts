@@ -10,7 +10,8 @@ import {
   ValueStateDescriptor,
   type AggregateFunction,
 } from '../../src/state/descriptors.ts';
-import { HeapKeyedStateBackend, type KeyedStateBackend, type KeyedStateSnapshot } from '../../src/state/heap-keyed-state-backend.ts';
+import { HeapKeyedStateBackend } from '../../src/state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend, KeyedStateSnapshot } from '../../src/state/keyed-state-backend.ts';
 import { keyGroupOfNormalized, keyGroupRange, normalizeKey, type Key, type NormalizedKey } from '../../src/state/key-group.ts';
 import type { IncrementalKeyedState, KeyGroupChanges, KeyedStateChanges } from '../../src/state/keyed-state-changes.ts';
 import { expectEddyError } from './eddy-error.ts';

@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { TwoInputOperatorHarness } from 'eddy/testing';
 import { MapStateDescriptor as PublicMapStateDescriptor, StreamEnvironment } from '../../index.ts';
-import { KeyedBroadcastProcessFunction, type KeyedBroadcastContext, type KeyedBroadcastReadOnlyContext } from '../../src/api/broadcast-functions.ts';
+import { KeyedBroadcastProcessFunction, type KeyedBroadcastContext, type KeyedBroadcastReadOnlyContext } from '../../src/functions/broadcast-functions.ts';
 import { BroadcastStream } from '../../src/api/broadcast-stream.ts';
-import type { Collector } from '../../src/api/functions.ts';
+import type { Collector } from '../../src/functions/functions.ts';
 import { createStreamGraph } from '../../src/graph/stream-graph.ts';
 import { BroadcastProcessOperator } from '../../src/operators/broadcast-process-operator.ts';
 import { MapStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.ts';

@@ -9,8 +9,8 @@ import {
   type KeyedBroadcastContext,
   type KeyedBroadcastOnTimerContext,
   type KeyedBroadcastReadOnlyContext,
-} from '../../src/api/broadcast-functions.ts';
-import type { Collector, RuntimeContext } from '../../src/api/functions.ts';
+} from '../../src/functions/broadcast-functions.ts';
+import type { Collector, RuntimeContext } from '../../src/functions/functions.ts';
 import { BroadcastProcessOperator } from '../../src/operators/broadcast-process-operator.ts';
 import { BroadcastStateStore, type BroadcastState, type ReadOnlyBroadcastState } from '../../src/state/broadcast-state.ts';
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor, type ValueState } from '../../src/state/descriptors.ts';

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../../src/time/clock.ts';
+import { expectEddyError } from '../support/eddy-error.ts';
 
 describe('ManualClock', () => {
   it('TSDoc example: schedule, then advance past it', () => {
@@ -98,12 +99,12 @@ describe('ManualClock', () => {
     expect(log).toEqual(['first']);
   });
 
-  it('never goes back: setTime to an earlier time throws RangeError and changes nothing', () => {
+  it('never goes back: setTime to an earlier time throws EDDY_INVALID_ARGUMENT and changes nothing', async () => {
     const c = new ManualClock(100);
     const log: number[] = [];
     c.schedule(5, () => log.push(1));
-    expect(() => c.setTime(99)).toThrow(RangeError);
-    expect(() => c.advance(-1)).toThrow(RangeError);
+    expect((await expectEddyError(() => c.setTime(99), 'EDDY_INVALID_ARGUMENT')).message).toMatch(/cannot go back from 100 to 99/);
+    await expectEddyError(() => c.advance(-1), 'EDDY_INVALID_ARGUMENT');
     expect(c.now()).toBe(100);
     expect(log).toEqual([]);
     c.setTime(100); // standing still is allowed

@@ -11,8 +11,8 @@ import {
   type OnTimerContext,
   type ProcessContext,
   type RuntimeContext,
-} from '../../src/api/functions.ts';
-import { OutputTag } from '../../src/api/output-tag.ts';
+} from '../../src/functions/functions.ts';
+import { OutputTag } from '../../src/functions/output-tag.ts';
 import { CoFlatMapOperator, CoMapOperator } from '../../src/operators/co-map-operator.ts';
 import { CoProcessOperator } from '../../src/operators/co-process-operator.ts';
 import { MapOperator } from '../../src/operators/map-operator.ts';

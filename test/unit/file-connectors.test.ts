@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RuntimeContext } from '../../src/api/functions.ts';
+import type { RuntimeContext } from '../../src/functions/functions.ts';
 import { fileSink } from '../../src/connectors/file-sink.ts';
 import { fileSource } from '../../src/connectors/file-source.ts';
 import type { PollResult, Source, SourceReader } from '../../src/connectors/source.ts';
 import { isEddyError } from '../../src/errors.ts';
 import type { OperatorContext } from '../../src/operators/operator.ts';
 import type { SinkContext, SinkWriter } from '../../src/operators/sink-operator.ts';
-import { ManualClock } from '../../src/time/clock.ts';
+import { operatorContext } from '../support/operator-context.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'eddy-file-connectors-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -23,27 +23,7 @@ const freshDir = (): string => {
 };
 
 function context(subtaskIndex = 0, parallelism = 1, checkpointing = false, operatorName = 'op'): OperatorContext {
-  return {
-    jobName: 'test',
-    jobId: 'job1',
-    operatorName,
-    uid: operatorName,
-    subtaskIndex,
-    parallelism,
-    maxParallelism: 128,
-    clock: new ManualClock(0),
-    metrics: { inc: () => undefined },
-    keyedState: undefined,
-    nats: undefined,
-    autoWatermarkIntervalMs: 200,
-    recordFailed: (e) => {
-      throw e;
-    },
-    failTask: (e) => {
-      throw e;
-    },
-    checkpointing,
-  };
+  return operatorContext({ operatorName, uid: operatorName, subtaskIndex, parallelism, checkpointing });
 }
 
 async function createReader<T>(source: Source<T>, subtask = 0, parallelism = 1): Promise<SourceReader<T>> {

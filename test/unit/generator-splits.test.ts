@@ -7,29 +7,10 @@ import { isEddyError } from '../../src/errors.ts';
 import type { FusedRun } from '../../src/operators/chain-fusion.ts';
 import type { OperatorContext } from '../../src/operators/operator.ts';
 import { ManualClock } from '../../src/time/clock.ts';
+import { operatorContext } from '../support/operator-context.ts';
 
 function context(subtaskIndex: number, parallelism: number, clock = new ManualClock(0)): OperatorContext {
-  return {
-    jobName: 'test',
-    jobId: 'job',
-    operatorName: 'Generator Source',
-    uid: 'gen',
-    subtaskIndex,
-    parallelism,
-    maxParallelism: 128,
-    clock,
-    metrics: { inc: () => undefined },
-    keyedState: undefined,
-    nats: undefined,
-    autoWatermarkIntervalMs: 200,
-    recordFailed: (e) => {
-      throw e;
-    },
-    failTask: (e) => {
-      throw e;
-    },
-    checkpointing: true,
-  };
+  return operatorContext({ jobId: 'job', operatorName: 'Generator Source', uid: 'gen', subtaskIndex, parallelism, clock, checkpointing: true });
 }
 
 /** A reader that collects into `sink`, optionally through a hand-made fused run (a map x => x, then the output). */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { TwoInputOperatorHarness } from 'eddy/testing';
 import { OutputTag, StreamEnvironment } from '../../index.ts';
-import { ProcessJoinFunction, type Collector, type ProcessJoinContext } from '../../src/api/functions.ts';
+import { ProcessJoinFunction, type Collector, type ProcessJoinContext } from '../../src/functions/functions.ts';
 import { createStreamGraph } from '../../src/graph/stream-graph.ts';
 import { IntervalJoinOperator, type IntervalJoinSpec } from '../../src/operators/interval-join-operator.ts';
 import { keyGroupOf } from '../../src/state/key-group.ts';

@@ -12,7 +12,8 @@ import {
   ReducingStateDescriptor,
   ValueStateDescriptor,
 } from '../../src/state/descriptors.ts';
-import { HeapKeyedStateBackend, type KeyedStateBackend } from '../../src/state/heap-keyed-state-backend.ts';
+import { HeapKeyedStateBackend } from '../../src/state/heap-keyed-state-backend.ts';
+import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
 import { keyGroupOf, type Key } from '../../src/state/key-group.ts';
 import { LevelKeyedStateBackend } from '../../src/state/level-keyed-state-backend.ts';
 import { expectEddyError } from '../support/eddy-error.ts';

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OperatorHarness, ProcessFunctionHarness, type OperatorSnapshot } from 'eddy/testing';
-import type { Collector, KeyedProcessContext, ProcessFunctionLike, RuntimeContext } from '../../src/api/functions.ts';
+import type { Collector, KeyedProcessContext, ProcessFunctionLike, RuntimeContext } from '../../src/functions/functions.ts';
 import {
   AggregatingStateDescriptor,
   ListStateDescriptor,

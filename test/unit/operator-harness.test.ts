@@ -10,8 +10,8 @@ import {
   type StreamOperator,
   type TimestampedValue,
 } from 'eddy/testing';
-import { KeyedProcessFunction, type Collector, type KeyedProcessContext, type RuntimeContext } from '../../src/api/functions.ts';
-import { OutputTag } from '../../src/api/output-tag.ts';
+import { KeyedProcessFunction, type Collector, type KeyedProcessContext, type RuntimeContext } from '../../src/functions/functions.ts';
+import { OutputTag } from '../../src/functions/output-tag.ts';
 import { AbstractStreamOperator } from '../../src/operators/abstract-operator.ts';
 import { MapOperator } from '../../src/operators/map-operator.ts';
 import type { OperatorSnapshot } from '../../src/operators/operator.ts';

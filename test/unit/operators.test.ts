@@ -8,8 +8,8 @@ import {
   type KeyedProcessContext,
   type ProcessContext,
   type RuntimeContext,
-} from '../../src/api/functions.ts';
-import { OutputTag } from '../../src/api/output-tag.ts';
+} from '../../src/functions/functions.ts';
+import { OutputTag } from '../../src/functions/output-tag.ts';
 import { isEddyError } from '../../src/errors.ts';
 import { ListStateDescriptor } from '../../src/state/descriptors.ts';
 import { fieldAggregator, ReduceOperator, type FieldRef } from '../../src/operators/reduce-operator.ts';

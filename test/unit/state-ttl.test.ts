@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock, OperatorHarness, ProcessFunctionHarness, type OperatorSnapshot } from 'eddy/testing';
-import type { Collector, KeyedProcessContext, ProcessFunctionLike, RuntimeContext } from '../../src/api/functions.ts';
+import type { Collector, KeyedProcessContext, ProcessFunctionLike, RuntimeContext } from '../../src/functions/functions.ts';
 import {
   AggregatingStateDescriptor,
   ListStateDescriptor,

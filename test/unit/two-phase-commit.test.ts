@@ -1,32 +1,15 @@
 // The two-phase commit writer: a transaction stays in the state until committed, commits run in order and retry with backoff on the operator clock, then fail with EDDY_SINK_COMMIT_FAILED.
 import { describe, expect, it } from 'vitest';
-import type { RuntimeContext } from '../../src/api/functions.ts';
+import type { RuntimeContext } from '../../src/functions/functions.ts';
 import { twoPhaseCommitWriter, type CommitRetryOptions, type SinkTransaction } from '../../src/connectors/two-phase-commit.ts';
 import { EddyError, isEddyError } from '../../src/errors.ts';
 import type { OperatorContext } from '../../src/operators/operator.ts';
 import type { SinkWriter } from '../../src/operators/sink-operator.ts';
 import { ManualClock } from '../../src/time/clock.ts';
+import { operatorContext } from '../support/operator-context.ts';
 
 function context(clock: ManualClock, failed: unknown[] = []): OperatorContext {
-  return {
-    jobName: 'test',
-    jobId: 'job1',
-    operatorName: 'Txn Sink',
-    uid: 'txn-sink',
-    subtaskIndex: 0,
-    parallelism: 1,
-    maxParallelism: 128,
-    clock,
-    metrics: { inc: () => undefined },
-    keyedState: undefined,
-    nats: undefined,
-    autoWatermarkIntervalMs: 200,
-    recordFailed: (e) => {
-      throw e;
-    },
-    failTask: (e) => void failed.push(e),
-    checkpointing: true,
-  };
+  return operatorContext({ operatorName: 'Txn Sink', uid: 'txn-sink', clock, failTask: (e) => void failed.push(e), checkpointing: true });
 }
 
 /** Lets every promise callback that is ready run (the writer's commit loop is promise-driven). */

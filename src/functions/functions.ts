@@ -60,7 +60,8 @@ export interface TimerService {
   deleteProcessingTimeTimer(timestamp: number): void;
 }
 
-export type { TimeDomain } from '../operators/timer-service.ts';
+/** Which clock a timer belongs to: the watermark (event time) or the job clock (processing time). */
+export type TimeDomain = 'EVENT_TIME' | 'PROCESSING_TIME';
 
 /** What `processElement` sees besides the value. */
 export interface ProcessContext extends StateAccess {
@@ -77,7 +78,7 @@ export interface KeyedProcessContext<K> extends ProcessContext {
 
 /** What `onTimer` sees: the firing timer's domain; `timestamp()` is the timer's timestamp. */
 export interface OnTimerContext<K> extends KeyedProcessContext<K> {
-  timeDomain(): import('../operators/timer-service.ts').TimeDomain;
+  timeDomain(): TimeDomain;
 }
 
 /**

@@ -1,14 +1,10 @@
 // Builds one subtask's operator chain: operator instances wired by direct calls, network writers at the edges.
-import type { OutputTag } from '../api/output-tag.ts';
-import { EddyError } from '../errors.ts';
-import type { StreamEdge, StreamNode } from '../graph/stream-graph.ts';
-import type { PlanVertex } from '../plan/execution-plan.ts';
-import type { OperatorContext, Output, StreamOperator } from './operator.ts';
-import { FusedOutput, type FusionLink, type RecordFailed } from './chain-fusion.ts';
-import { attributeError } from './record-failure.ts';
-import { SinkOperator } from './sink-operator.ts';
-
-export { attributeError };
+import type { OutputTag } from '../src/functions/output-tag.ts';
+import type { StreamEdge, StreamNode } from '../src/graph/stream-graph.ts';
+import type { PlanVertex } from '../src/plan/execution-plan.ts';
+import type { OperatorContext, Output, StreamOperator } from '../src/operators/operator.ts';
+import { FusedOutput, sideOutputOnChainLink, type FusionLink, type RecordFailed } from '../src/operators/chain-fusion.ts';
+import { SinkOperator } from '../src/operators/sink-operator.ts';
 
 /** Feeds the next operator of a chain by a direct call; a failure goes through that operator's record-failure policy. */
 class ChainingOutput<T> implements Output<T> {
@@ -30,7 +26,7 @@ class ChainingOutput<T> implements Output<T> {
     this.op.processWatermarkStatus(idle);
   }
   collectSide<X>(tag: OutputTag<X>): void {
-    throw new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
+    throw sideOutputOnChainLink(tag);
   }
 }
 
@@ -50,7 +46,7 @@ class SecondInput<T> implements Output<T> {
   emitWatermark(): void {}
   emitWatermarkStatus(): void {}
   collectSide<X>(tag: OutputTag<X>): void {
-    throw new EddyError('EDDY_INTERNAL', `side output "${tag.id}" reached a chained operator directly`);
+    throw sideOutputOnChainLink(tag);
   }
 }
 

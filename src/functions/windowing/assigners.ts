@@ -145,6 +145,49 @@ abstract class SlidingLayoutAssigner extends WindowAssigner<unknown, TimeWindow>
   }
 }
 
+/** Checks the arguments of `<assigner>.of(size, offset)`: `|offset| < size`. */
+function checkTumbling(assigner: string, size: number, offset: number): void {
+  checkMs(size, `${assigner} size`, 1);
+  checkMs(offset, `${assigner} offset`, -Infinity);
+  if (Math.abs(offset) >= size) throw invalid(`${assigner} needs |offset| < size, got size ${size} and offset ${offset}`);
+}
+
+/** Checks the arguments of `<assigner>.of(size, slide, offset)`: `|offset| < slide`. */
+function checkSliding(assigner: string, size: number, slide: number, offset: number): void {
+  checkMs(size, `${assigner} size`, 1);
+  checkMs(slide, `${assigner} slide`, 1);
+  checkMs(offset, `${assigner} offset`, -Infinity);
+  if (Math.abs(offset) >= slide) throw invalid(`${assigner} needs |offset| < slide, got slide ${slide} and offset ${offset}`);
+}
+
+/** Tumbling and sliding windows of event time: an element goes to the windows of its timestamp. */
+abstract class EventTimeLayoutAssigner extends SlidingLayoutAssigner {
+  /** The assigner's name, for the error about a record without a timestamp. */
+  protected abstract readonly assignerName: string;
+  assignWindows(_e: unknown, timestamp: number, _ctx?: WindowAssignerContext): readonly TimeWindow[] {
+    return this.windowsAt(eventTimestamp(timestamp, this.assignerName));
+  }
+  getDefaultTrigger(): Trigger<unknown, TimeWindow> {
+    return EventTimeTrigger.create();
+  }
+  isEventTime(): boolean {
+    return true;
+  }
+}
+
+/** Tumbling and sliding windows of processing time: an element goes to the windows of the moment it arrives. */
+abstract class ProcessingTimeLayoutAssigner extends SlidingLayoutAssigner {
+  assignWindows(_e: unknown, _ts: number, ctx: WindowAssignerContext): readonly TimeWindow[] {
+    return this.windowsAt(ctx.getCurrentProcessingTime());
+  }
+  getDefaultTrigger(): Trigger<unknown, TimeWindow> {
+    return ProcessingTimeTrigger.create();
+  }
+  isEventTime(): boolean {
+    return false;
+  }
+}
+
 /**
  * Event-time windows of `size` ms that do not overlap: `[k * size + offset, (k + 1) * size + offset)`.
  *
@@ -153,22 +196,12 @@ abstract class SlidingLayoutAssigner extends WindowAssigner<unknown, TimeWindow>
  * readings.keyBy((r) => r.sensor).window(TumblingEventTimeWindows.of(60_000)).aggregate(average);
  * ```
  */
-export class TumblingEventTimeWindows extends SlidingLayoutAssigner {
+export class TumblingEventTimeWindows extends EventTimeLayoutAssigner {
+  protected readonly assignerName = 'TumblingEventTimeWindows';
   /** `offset` shifts the windows (e.g. for time zones); `|offset| < size`. */
   static of(size: number, offset = 0): TumblingEventTimeWindows {
-    checkMs(size, 'TumblingEventTimeWindows size', 1);
-    checkMs(offset, 'TumblingEventTimeWindows offset', -Infinity);
-    if (Math.abs(offset) >= size) throw invalid(`TumblingEventTimeWindows needs |offset| < size, got size ${size} and offset ${offset}`);
+    checkTumbling('TumblingEventTimeWindows', size, offset);
     return new TumblingEventTimeWindows(size, size, offset);
-  }
-  assignWindows(_e: unknown, timestamp: number, _ctx?: WindowAssignerContext): readonly TimeWindow[] {
-    return this.windowsAt(eventTimestamp(timestamp, 'TumblingEventTimeWindows'));
-  }
-  getDefaultTrigger(): Trigger<unknown, TimeWindow> {
-    return EventTimeTrigger.create();
-  }
-  isEventTime(): boolean {
-    return true;
   }
   override toString(): string {
     return `TumblingEventTimeWindows(${this.size})`;
@@ -184,23 +217,12 @@ export class TumblingEventTimeWindows extends SlidingLayoutAssigner {
  * readings.keyBy((r) => r.sensor).window(SlidingEventTimeWindows.of(10_000, 2_000)).aggregate(average);
  * ```
  */
-export class SlidingEventTimeWindows extends SlidingLayoutAssigner {
+export class SlidingEventTimeWindows extends EventTimeLayoutAssigner {
+  protected readonly assignerName = 'SlidingEventTimeWindows';
   /** `|offset| < slide`. */
   static of(size: number, slide: number, offset = 0): SlidingEventTimeWindows {
-    checkMs(size, 'SlidingEventTimeWindows size', 1);
-    checkMs(slide, 'SlidingEventTimeWindows slide', 1);
-    checkMs(offset, 'SlidingEventTimeWindows offset', -Infinity);
-    if (Math.abs(offset) >= slide) throw invalid(`SlidingEventTimeWindows needs |offset| < slide, got slide ${slide} and offset ${offset}`);
+    checkSliding('SlidingEventTimeWindows', size, slide, offset);
     return new SlidingEventTimeWindows(size, slide, offset);
-  }
-  assignWindows(_e: unknown, timestamp: number, _ctx?: WindowAssignerContext): readonly TimeWindow[] {
-    return this.windowsAt(eventTimestamp(timestamp, 'SlidingEventTimeWindows'));
-  }
-  getDefaultTrigger(): Trigger<unknown, TimeWindow> {
-    return EventTimeTrigger.create();
-  }
-  isEventTime(): boolean {
-    return true;
   }
   override toString(): string {
     return `SlidingEventTimeWindows(${this.size}, ${this.slide})`;
@@ -215,21 +237,10 @@ export class SlidingEventTimeWindows extends SlidingLayoutAssigner {
  * clicks.keyBy((c) => c.page).window(TumblingProcessingTimeWindows.of(5_000)).reduce((a, b) => a + b);
  * ```
  */
-export class TumblingProcessingTimeWindows extends SlidingLayoutAssigner {
+export class TumblingProcessingTimeWindows extends ProcessingTimeLayoutAssigner {
   static of(size: number, offset = 0): TumblingProcessingTimeWindows {
-    checkMs(size, 'TumblingProcessingTimeWindows size', 1);
-    checkMs(offset, 'TumblingProcessingTimeWindows offset', -Infinity);
-    if (Math.abs(offset) >= size) throw invalid(`TumblingProcessingTimeWindows needs |offset| < size, got size ${size} and offset ${offset}`);
+    checkTumbling('TumblingProcessingTimeWindows', size, offset);
     return new TumblingProcessingTimeWindows(size, size, offset);
-  }
-  assignWindows(_e: unknown, _ts: number, ctx: WindowAssignerContext): readonly TimeWindow[] {
-    return this.windowsAt(ctx.getCurrentProcessingTime());
-  }
-  getDefaultTrigger(): Trigger<unknown, TimeWindow> {
-    return ProcessingTimeTrigger.create();
-  }
-  isEventTime(): boolean {
-    return false;
   }
   override toString(): string {
     return `TumblingProcessingTimeWindows(${this.size})`;
@@ -244,22 +255,10 @@ export class TumblingProcessingTimeWindows extends SlidingLayoutAssigner {
  * clicks.keyBy((c) => c.page).window(SlidingProcessingTimeWindows.of(60_000, 10_000)).aggregate(count);
  * ```
  */
-export class SlidingProcessingTimeWindows extends SlidingLayoutAssigner {
+export class SlidingProcessingTimeWindows extends ProcessingTimeLayoutAssigner {
   static of(size: number, slide: number, offset = 0): SlidingProcessingTimeWindows {
-    checkMs(size, 'SlidingProcessingTimeWindows size', 1);
-    checkMs(slide, 'SlidingProcessingTimeWindows slide', 1);
-    checkMs(offset, 'SlidingProcessingTimeWindows offset', -Infinity);
-    if (Math.abs(offset) >= slide) throw invalid(`SlidingProcessingTimeWindows needs |offset| < slide, got slide ${slide} and offset ${offset}`);
+    checkSliding('SlidingProcessingTimeWindows', size, slide, offset);
     return new SlidingProcessingTimeWindows(size, slide, offset);
-  }
-  assignWindows(_e: unknown, _ts: number, ctx: WindowAssignerContext): readonly TimeWindow[] {
-    return this.windowsAt(ctx.getCurrentProcessingTime());
-  }
-  getDefaultTrigger(): Trigger<unknown, TimeWindow> {
-    return ProcessingTimeTrigger.create();
-  }
-  isEventTime(): boolean {
-    return false;
   }
   override toString(): string {
     return `SlidingProcessingTimeWindows(${this.size}, ${this.slide})`;
