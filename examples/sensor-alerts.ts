@@ -145,9 +145,10 @@ export class TemperatureAlerts extends KeyedProcessFunction<string, Reading, Ale
  * Adds the sensor-alerts pipeline to `env` (source, validation, keyed alerting, NATS sinks) and returns
  * the alerts stream. Run it with `env.executeAsync(...)`: it is unbounded.
  *
- * The source runs with parallelism 1: a NATS queue group would spread one sensor's readings over
- * several subtasks, and their order (which "previous reading" means) would be lost on the way to the
- * keyed operator. The keyed operator runs with the environment's parallelism.
+ * The source keeps each subject's order at any parallelism (a subject belongs to one source
+ * subtask), so a sensor's readings reach the keyed operator in the order published, which is what
+ * "previous reading" relies on. Validation is light, so the source and it run with parallelism 1;
+ * the keyed operator runs with the environment's parallelism.
  */
 export function buildSensorAlertsJob(env: StreamEnvironment, options: SensorAlertsOptions = {}): DataStream<Alert> {
   const o = { ...SENSOR_ALERTS_DEFAULTS, ...options };
