@@ -5,12 +5,10 @@ import type { CheckpointKind } from '../src/checkpoint/checkpoint-storage.ts';
 import type { SourceReader } from '../src/connectors/source.ts';
 import { EddyError, toErrorInfo } from '../src/errors.ts';
 import type { StreamNode } from '../src/graph/stream-graph.ts';
-import { fuseRun } from '../src/operators/chain-fusion.ts';
 import { ChainInputPause } from '../src/operators/input-pause.ts';
 import { attributeError } from '../src/operators/record-failure.ts';
 import { createOperatorChain, type OperatorChain } from './operator-chain.ts';
 import type { OperatorContext, Output } from '../src/operators/operator.ts';
-import { MAX_WATERMARK } from '../src/time/watermark.ts';
 import { FrameCodec, type Frame } from '../src/transport/frame-codec.ts';
 import { NatsCreditReturner } from '../src/transport/credit-returner.ts';
 import { InputGate } from '../src/transport/input-gate.ts';
@@ -20,14 +18,12 @@ import { subjects } from '../src/transport/subjects.ts';
 import { TaskCheckpointProtocol } from './task-checkpoint-protocol.ts';
 import { createNetworkWriter, deadLettersSettled, inputChannelSpecs, operatorContext } from './task-channels.ts';
 import { TaskKeyedState } from './task-keyed-state.ts';
+import { runSourceLoop } from './task-source-loop.ts';
 import { SourceSignals } from './source-signals.ts';
 import type { TaskDeployment, TaskStatusReport } from './task-protocol.ts';
 import { taskMachine, type TaskState } from './task.machine.ts';
 
 export type { CoordinatorMessage, NetworkOptions, TaskControlMessage, TaskDeployment, TaskStatusReport } from './task-protocol.ts';
-
-/** Records per source poll slice and per input frame drained before yielding to the event loop. */
-const SOURCE_SLICE = 4096;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -52,7 +48,6 @@ export class Task {
   /** Checkpoint triggers (taken between poll slices), the final commit and stops, for the source loop. */
   private readonly signals = new SourceSignals<{ checkpointId: number; kind: CheckpointKind }>();
   private endInputDone = false;
-  private sourceEnded = false;
   private done!: Promise<TaskStatusReport>;
   private resolveDone!: (r: TaskStatusReport) => void;
   private failure: unknown;
@@ -171,7 +166,20 @@ export class Task {
   start(): void {
     if (this.failure !== undefined || this.isFinal()) return;
     this.actor.send({ type: 'RUN' });
-    if (this.reader !== undefined) void this.runSource();
+    if (this.reader !== undefined)
+      void runSourceLoop({
+        reader: this.reader,
+        chain: this.chain,
+        checkpointing: this.d.checkpointing !== undefined,
+        checkpoints: () => this.checkpoints!,
+        signals: this.signals,
+        inputPause: this.inputPause,
+        outputGate: this.outputGate,
+        stopped: () => this.failure !== undefined || this.isFinal(),
+        bump: (name, by) => this.bump(name, by),
+        finish: () => this.finish(),
+        fail: (e) => this.fail(e),
+      });
   }
 
   /** Stops the task; its report says canceled unless it had already ended. */
@@ -235,66 +243,6 @@ export class Task {
       this.fail(e);
     } finally {
       this.draining = false;
-    }
-  }
-
-  private async runSource(): Promise<void> {
-    const reader = this.reader!;
-    const input = this.chain.input;
-    const name = this.chain.sourceNode!.name;
-    const checkpointing = this.d.checkpointing !== undefined;
-    let emitted = 0;
-    const out = {
-      collect: (v: unknown, ts: number) => {
-        emitted++;
-        input.collect(v, ts);
-      },
-    };
-    const link = this.chain.sourceLink;
-    const run = link === undefined ? undefined : fuseRun(link);
-    if (run !== undefined) reader.fuse?.(run, (n) => (emitted += n));
-    try {
-      for (;;) {
-        if (this.failure !== undefined || this.isFinal()) return;
-        // Barriers are injected between poll slices: the reader's position matches what was emitted.
-        const trigger = this.signals.nextTrigger();
-        if (trigger !== undefined) {
-          await this.checkpoints!.checkpointAt(trigger.checkpointId, trigger.kind);
-          continue;
-        }
-        if (this.sourceEnded) {
-          // With checkpoints, the source stays until the final checkpoint (which covers the end of input) committed.
-          if (!checkpointing || this.signals.finalCommitted) break;
-          await this.signals.wakeUp();
-          continue;
-        }
-        // A slice takes at most what the chain's pausing operators have room for; with none, wait for room (or a trigger).
-        const budget = this.inputPause.budget();
-        if (budget <= 0) {
-          await Promise.race([this.inputPause.whenResumed(), this.signals.wakeUp()]);
-          continue;
-        }
-        let r;
-        try {
-          r = reader.poll(out, budget < SOURCE_SLICE ? budget : SOURCE_SLICE);
-        } catch (e) {
-          throw attributeError(e, name);
-        }
-        if (r === 'end') {
-          this.bump('recordsIn', emitted);
-          emitted = 0;
-          input.emitWatermark(MAX_WATERMARK);
-          this.sourceEnded = true;
-          if (checkpointing) this.checkpoints!.sourceEnded();
-        } else if (r === 'wait') await Promise.race([reader.available(), this.signals.wakeUp()]);
-        else if (this.outputGate.blocked) await Promise.race([this.outputGate.whenWritable(), this.signals.wakeUp()]);
-        else await yieldToEventLoop();
-      }
-      await this.finish();
-    } catch (e) {
-      this.fail(e);
-    } finally {
-      if (emitted > 0) this.bump('recordsIn', emitted);
     }
   }
 

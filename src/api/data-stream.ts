@@ -10,7 +10,7 @@ import { FlatMapOperator } from '../operators/flat-map-operator.ts';
 import { MapOperator } from '../operators/map-operator.ts';
 import type { StreamOperator } from '../operators/operator.ts';
 import { ProcessOperator } from '../operators/process-operator.ts';
-import { fieldAggregator, ReduceOperator, type FieldRef } from '../operators/reduce-operator.ts';
+import { ReduceOperator, type FieldRef } from '../operators/reduce-operator.ts';
 import type { Sink } from '../operators/sink-operator.ts';
 import type { MapStateDescriptor, ReduceFunction } from '../state/descriptors.ts';
 import { TimestampsAndWatermarksOperator } from '../operators/timestamps-and-watermarks-operator.ts';
@@ -18,6 +18,9 @@ import { WatermarkStrategy } from '../time/watermark-strategy.ts';
 import { asyncWait, type AsyncWaitOptions } from './async-data-stream.ts';
 import { BroadcastConnectedStream, BroadcastStream, KeyedBroadcastConnectedStream } from './broadcast-stream.ts';
 import { cloneFunction } from './clone-function.ts';
+import { DataStreamSink } from './data-stream-sink.ts';
+import { fieldAggregationOperatorFactory } from './keyed-aggregation.ts';
+import { checkFunction, invalid } from './stream-arguments.ts';
 import { ConnectedStreams, KeyedConnectedStreams } from './connected-streams.ts';
 import type { AsyncFunction, FilterFunction, FlatMapFunction, KeyedProcessContext, KeySelector, MapFunction, ProcessFunctionLike } from '../functions/functions.ts';
 import { IntervalJoin } from './interval-join.ts';
@@ -28,21 +31,13 @@ import { GlobalWindows, type WindowAssigner } from '../functions/windowing/assig
 import { countWindows } from '../functions/windowing/count-windows.ts';
 import type { GlobalWindow, Window } from '../functions/windowing/windows.ts';
 
+export { DataStreamSink } from './data-stream-sink.ts';
+
 /** What a DataStream needs from its environment (implemented by StreamEnvironment). */
 export interface StreamContext {
   nextId(): number;
   addSink(t: Transformation): void;
   collect<T>(sinkId: number, jobName: string | undefined): Promise<T[]>;
-}
-
-function invalid(msg: string): EddyError {
-  return new EddyError('EDDY_INVALID_ARGUMENT', msg);
-}
-
-function checkFunction(fn: unknown, method: string, what: string): void {
-  if (typeof fn === 'function') return;
-  if (fn !== null && typeof fn === 'object' && typeof (fn as Record<string, unknown>)[method] === 'function') return;
-  throw invalid(`${what} needs a function or an object with a ${method}() method, got ${fn === null ? 'null' : typeof fn}`);
 }
 
 /**
@@ -325,30 +320,6 @@ export class DataStream<T> {
   }
 }
 
-/** A sink in the graph: set its parallelism, uid and name. */
-export class DataStreamSink {
-  constructor(readonly transformation: Transformation) {}
-  setParallelism(n: number): this {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
-      throw new EddyError('EDDY_CONFIG', `setParallelism needs an integer >= 1, got ${JSON.stringify(n)}`);
-    this.transformation.parallelism = n;
-    return this;
-  }
-  uid(uid: string): this {
-    this.transformation.uid = uid;
-    return this;
-  }
-  name(name: string): this {
-    this.transformation.name = name;
-    return this;
-  }
-  /** What the sink does with a record it cannot write (e.g. its subject function throws): see `DataStream.onRecordFailure`. */
-  onRecordFailure(policy: RecordFailurePolicy): this {
-    this.transformation.recordFailures = validateRecordFailurePolicy(policy, `onRecordFailure of "${this.transformation.name}"`);
-    return this;
-  }
-}
-
 /**
  * A stream partitioned by key: keyed state and per-key aggregations.
  *
@@ -437,25 +408,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
   private aggregateField(kind: 'sum' | 'min' | 'max', field: FieldRef): DataStream<T> {
     if (field !== undefined && typeof field !== 'string' && typeof field !== 'number') throw invalid(`${kind} takes a field name or tuple index`);
     const ks = this.keySelector;
-    const check = (r: T): void => {
-      const x = field === undefined ? r : (r as Record<string | number, unknown>)[field];
-      if (typeof x !== 'number' && typeof x !== 'bigint')
-        throw new EddyError('EDDY_INVALID_ARGUMENT', `${kind}(${field === undefined ? '' : JSON.stringify(field)}) found ${typeof x} where a number was expected`);
-    };
     const label = kind[0]!.toUpperCase() + kind.slice(1);
-    return this.oneInput(
-      label,
-      () => {
-        // One aggregator per operator instance: it learns the record shape of its own input.
-        const reduce = fieldAggregator<T>(kind, field);
-        const checked: ReduceFunction<T> = (a, b) => {
-          check(a);
-          check(b);
-          return reduce(a, b);
-        };
-        return new ReduceOperator<T>(label, checked, ks, reduce.init);
-      },
-      ks,
-    );
+    return this.oneInput(label, fieldAggregationOperatorFactory<T>(kind, field, label, ks), ks);
   }
 }

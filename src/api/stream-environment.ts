@@ -6,10 +6,11 @@ import { natsSource, type NatsSourceOptions } from '../connectors/nats-source.ts
 import type { Source } from '../connectors/source.ts';
 import { EddyError } from '../errors.ts';
 import { createStreamGraph, type StreamGraph } from '../graph/stream-graph.ts';
-import { inputsOf, type SourceTransformation, type Transformation } from '../graph/transformation.ts';
+import type { SourceTransformation, Transformation } from '../graph/transformation.ts';
 import { resolveConfig, type ResolvedConfig, type StreamEnvironmentConfig } from './config.ts';
 import { DataStream, type StreamContext } from './data-stream.ts';
 import { pipelineExecutor, type SubmittedJob } from './executor.ts';
+import { ParallelismDefaults, reachable } from './parallelism-defaults.ts';
 import type { JobClient, JobResult } from './job.ts';
 import { trackUnexecuted, untrackUnexecuted, type PendingJob } from './unexecuted-jobs.ts';
 
@@ -44,25 +45,6 @@ export class JobFailedError extends EddyError {
 export const CheckpointingMode = { EXACTLY_ONCE: 'EXACTLY_ONCE' } as const;
 export type CheckpointingMode = (typeof CheckpointingMode)[keyof typeof CheckpointingMode];
 
-/** Every transformation reachable from `roots` (inputs before the transformations that read them). */
-function reachable(roots: readonly Transformation[]): Transformation[] {
-  const seen = new Set<number>();
-  const out: Transformation[] = [];
-  const stack: { t: Transformation; expanded: boolean }[] = roots.map((t) => ({ t, expanded: false })).reverse();
-  while (stack.length > 0) {
-    const top = stack.pop()!;
-    if (top.expanded) {
-      out.push(top.t);
-      continue;
-    }
-    if (seen.has(top.t.id)) continue;
-    seen.add(top.t.id);
-    stack.push({ t: top.t, expanded: true });
-    for (const i of [...inputsOf(top.t)].reverse()) if (!seen.has(i.id)) stack.push({ t: i, expanded: false });
-  }
-  return out;
-}
-
 function invalid(msg: string): EddyError {
   return new EddyError('EDDY_INVALID_ARGUMENT', msg);
 }
@@ -84,19 +66,15 @@ export class StreamEnvironment implements StreamContext, PendingJob {
   /** The options as given plus what the setters changed; `resolved` is always `resolveConfig(options)`. */
   private options: StreamEnvironmentConfig;
   private resolved: ResolvedConfig;
-  /**
-   * The default parallelism in force from transformation id `fromId` on (ascending `fromId`): an
-   * operator without its own parallelism keeps the default of when it was created (Flink captures
-   * `env.getParallelism()` in each Transformation), so `setParallelism` affects later operators only.
-   */
-  private readonly defaults: { fromId: number; parallelism: number }[];
+  /** The default parallelism each transformation was created under (`setParallelism` affects later operators only). */
+  private readonly defaults: ParallelismDefaults;
   /** Set on the first execute / executeAsync / executeAndCollect (even one that fails). */
   private executed = false;
 
   private constructor(options: StreamEnvironmentConfig, config: ResolvedConfig) {
     this.options = options;
     this.resolved = config;
-    this.defaults = [{ fromId: 1, parallelism: config.parallelism }];
+    this.defaults = new ParallelismDefaults(config.parallelism);
   }
 
   /** Validates `config` (throws `EDDY_CONFIG`) and creates an environment. */
@@ -132,10 +110,7 @@ export class StreamEnvironment implements StreamContext, PendingJob {
   setParallelism(n: number): this {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new EddyError('EDDY_CONFIG', `setParallelism needs an integer >= 1, got ${JSON.stringify(n)}`);
     this.reconfigure({ parallelism: n });
-    const next = this.ids + 1;
-    const last = this.defaults[this.defaults.length - 1]!;
-    if (last.fromId === next) last.parallelism = n;
-    else if (last.parallelism !== n) this.defaults.push({ fromId: next, parallelism: n });
+    this.defaults.set(this.ids + 1, n);
     return this;
   }
 
@@ -216,29 +191,6 @@ export class StreamEnvironment implements StreamContext, PendingJob {
     return `sources: ${names(sources)}; sinks: ${names(this.sinks)}`;
   }
 
-  /** The environment default for the transformation with id `id`: the one in force when it was created. */
-  private defaultParallelismOf(id: number): number {
-    for (let i = this.defaults.length - 1; i >= 0; i--) if (this.defaults[i]!.fromId <= id) return this.defaults[i]!.parallelism;
-    return this.defaults[0]!.parallelism;
-  }
-
-  /**
-   * Gives every operator without its own parallelism, created under another default than today's,
-   * the default of its creation (the graph resolves the others to today's). A bounded source such as
-   * a collection stays within its own limit, as the graph would keep it.
-   */
-  private pinParallelism(roots: readonly Transformation[]): void {
-    if (this.defaults.length === 1) return;
-    const current = this.resolved.parallelism;
-    for (const t of reachable(roots)) {
-      if (t.parallelism !== undefined || t.kind === 'partition' || t.kind === 'union' || t.kind === 'side-output') continue;
-      const p = this.defaultParallelismOf(t.id);
-      if (p === current) continue;
-      const limit = t.kind === 'source' ? t.source.maxParallelism : undefined;
-      t.parallelism = limit === undefined ? p : Math.min(p, limit);
-    }
-  }
-
   /**
    * The StreamGraph `execute()` would run now: operators with their resolved parallelism and the
    * edges between them. Unlike Flink's, it neither runs nor clears the job.
@@ -250,7 +202,7 @@ export class StreamEnvironment implements StreamContext, PendingJob {
    * ```
    */
   getStreamGraph(jobName = 'eddy job'): StreamGraph {
-    this.pinParallelism(this.sinks);
+    this.defaults.pin(this.sinks, this.resolved.parallelism);
     return createStreamGraph(this.sinks, { jobName, parallelism: this.resolved.parallelism, maxParallelism: this.resolved.maxParallelism });
   }
 
@@ -346,7 +298,7 @@ export class StreamEnvironment implements StreamContext, PendingJob {
     const roots = this.sinks;
     // Like Flink: executing consumes the graph built so far; the environment can build the next job.
     this.sinks = [];
-    this.pinParallelism(roots);
+    this.defaults.pin(roots, this.resolved.parallelism);
     return pipelineExecutor().submit({ jobName, config: this.resolved, roots, collect });
   }
 
