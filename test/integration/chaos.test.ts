@@ -6,6 +6,14 @@ import { chaosPlan, DEFAULT_FAULTS, DEFAULT_SHAPE, describeFaults, expectedChaos
 const natsUrl = inject('natsUrl');
 /** Streams and subjects are named per process and seed: the nats-server is shared by every test file. */
 const tag = (seed: number, what: string) => `${process.pid}_${seed}_${what}`;
+/**
+ * A job process that runs longer is killed and its seed fails (a hang is a bug). Generous: in `npm test`
+ * the seeds share 2 cores with every other test file (the package test builds and installs beside them),
+ * where a seed that takes 10 s alone has taken 40 s.
+ */
+const PROCESS_TIMEOUT_MS = 120_000;
+/** Per test: the processes of a seed (two for SIGKILL + --resume) within their bound, plus the checks. */
+const SEED_TEST_TIMEOUT_MS = 2 * PROCESS_TIMEOUT_MS + 30_000;
 
 function summary(r: ChaosRunReport): string {
   return (
@@ -49,7 +57,7 @@ describe('chaos: exactly-once under failures', () => {
   });
 
   it('seed 11: throws and task kills restart regions, the process is SIGKILLed and `eddy run --resume` completes it; the sink holds exactly the reference', async () => {
-    const r = await runChaosSeed({ natsUrl, seed: 11, tag: tag(11, 'kills'), faults: { ...DEFAULT_FAULTS, sigkill: true } });
+    const r = await runChaosSeed({ natsUrl, seed: 11, tag: tag(11, 'kills'), processTimeoutMs: PROCESS_TIMEOUT_MS, faults: { ...DEFAULT_FAULTS, sigkill: true } });
     console.log(summary(r));
     expectExactlyOnce(r);
     // The faults really happened: throws at record ids, kills that reached a task (a due kill always does:
@@ -63,10 +71,10 @@ describe('chaos: exactly-once under failures', () => {
     // The resumed job continues the checkpointed one (same job id, so the sink's transaction ids repeat).
     expect(r.jobIds[1]).toBeDefined();
     expect(r.jobIds[1]).toBe(r.jobIds[0]);
-  });
+  }, SEED_TEST_TIMEOUT_MS);
 
   it('seed 12: a savepoint mid-run followed by a failover, and a sink commit that stalls until a later checkpoint completed and then fails; the sink holds exactly the reference', async () => {
-    const r = await runChaosSeed({ natsUrl, seed: 12, tag: tag(12, 'savepoint'), faults: { ...DEFAULT_FAULTS, savepoints: 1, commitFaults: 1 } });
+    const r = await runChaosSeed({ natsUrl, seed: 12, tag: tag(12, 'savepoint'), processTimeoutMs: PROCESS_TIMEOUT_MS, faults: { ...DEFAULT_FAULTS, savepoints: 1, commitFaults: 1 } });
     console.log(summary(r));
     expectExactlyOnce(r);
     // A savepoint whose sink transaction was empty is taken again (it could not show a wrong commit): at least one.
@@ -75,10 +83,10 @@ describe('chaos: exactly-once under failures', () => {
     expect(r.commitFaultsFired).toBe(1);
     expect(r.killsLanded).toBe(r.killsDue);
     expect(r.killsGivenUp).toBe(0);
-  });
+  }, SEED_TEST_TIMEOUT_MS);
 
   it('seed 13: the nats-server restarts (same port and store) under the running job; the sink holds exactly the reference', async () => {
-    const r = await runChaosSeed({ natsUrl, seed: 13, tag: tag(13, 'restart'), faults: { ...DEFAULT_FAULTS, serverRestarts: 1 } });
+    const r = await runChaosSeed({ natsUrl, seed: 13, tag: tag(13, 'restart'), processTimeoutMs: PROCESS_TIMEOUT_MS, faults: { ...DEFAULT_FAULTS, serverRestarts: 1 } });
     console.log(summary(r));
     expectExactlyOnce(r);
     expect(r.serverRestarts).toBe(1);
@@ -86,5 +94,5 @@ describe('chaos: exactly-once under failures', () => {
     expect(r.reconnects).toBeGreaterThan(0);
     expect(r.killsLanded).toBe(r.killsDue);
     expect(r.killsGivenUp).toBe(0);
-  });
+  }, SEED_TEST_TIMEOUT_MS);
 });

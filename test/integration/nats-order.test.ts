@@ -150,7 +150,16 @@ describe('core NATS source: per-subject order at parallelism > 1', () => {
 
   it('a full buffer at parallelism 2 drops and counts only its own subjects; what passes keeps its order', async () => {
     const prefix = `order.${process.pid}.overflow`;
-    const sensors = Array.from({ length: 8 }, (_, i) => `s${i}`);
+    // Four sensors owned by each subtask: the names carry the pid, so pick them by owner rather than by luck.
+    const sensors: string[] = [];
+    const perOwner = [0, 0];
+    for (let i = 0; sensors.length < 8; i++) {
+      const owner = subjectOwner(`${prefix}.s${i}`, 2);
+      if (perOwner[owner]! < 4) {
+        perOwner[owner]!++;
+        sensors.push(`s${i}`);
+      }
+    }
     const subjects = sensors.map((s) => `${prefix}.${s}`);
     expect(new Set(subjects.map((s) => subjectOwner(s, 2))).size).toBe(2);
     const seen: Seen[] = [];

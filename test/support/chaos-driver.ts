@@ -85,6 +85,8 @@ interface ChildRun {
   faults: Map<string, number>;
   /** The job id the process printed when its job started. */
   jobId: string | undefined;
+  /** Its last stdout lines (for the report of a process that did not finish). */
+  tail: string[];
 }
 
 /** Runs `eddy run chaos-job.ts` once; `onEvent` sees its progress and gate lines and may act (restart the server, SIGKILL the child). */
@@ -105,6 +107,7 @@ function runChild(
   const child: ChildProcess = spawn(process.execPath, argv, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let partial = '';
+  const tail: string[] = [];
   let result: ChaosJobResult | null = null;
   let jobId: string | undefined;
   const faults = new Map<string, number>();
@@ -115,6 +118,9 @@ function runChild(
     partial = lines.pop()!;
     for (const line of lines) {
       trace?.(line);
+      // The last lines say where a process that did not finish stood.
+      tail.push(line);
+      if (tail.length > 12) tail.shift();
       if (line.startsWith('CHAOS_RESULT ')) result = after(line, 'CHAOS_RESULT ') as ChaosJobResult;
       else if (line.startsWith('CHAOS_STARTED ')) jobId = (after(line, 'CHAOS_STARTED ') as { jobId: string }).jobId;
       else if (line.startsWith('CHAOS_FAULT ')) {
@@ -134,7 +140,7 @@ function runChild(
   return new Promise((resolve) => {
     child.once('close', (code, signal) => {
       timer.cancel();
-      resolve({ code, signal, stderr, result, jobId, faults });
+      resolve({ code, signal, stderr, result, jobId, faults, tail });
     });
   });
 }
@@ -309,7 +315,7 @@ export async function runChaosSeed(o: ChaosRunOptions): Promise<ChaosRunReport> 
     }
     const last = runs[runs.length - 1]!;
     if (last.code !== 0 || last.result?.status !== 'finished') {
-      report.problem = `the job did not finish (exit ${last.code}, signal ${last.signal}, status ${last.result?.status}): ${JSON.stringify(last.result?.error) ?? ''} ${last.stderr.slice(-1500)}`;
+      report.problem = `the job did not finish (exit ${last.code}, signal ${last.signal}, status ${last.result?.status}): ${JSON.stringify(last.result?.error) ?? ''} ${last.stderr.slice(-1500)} last output: ${last.tail.join(' | ').slice(-2000)}`;
       return report;
     }
     if (server !== undefined) nc = await connectNats(natsUrl, { name: 'eddy-chaos-driver' });
