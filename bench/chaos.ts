@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { isMainModule } from '../src/api/is-main-module.ts';
 import { startEmbeddedNatsServer } from '../src/transport/nats-server.ts';
 import { describeFaults, soakFaults, SOAK_KINDS, type SoakKind } from '../test/fixtures/chaos-plan.ts';
-import { runChaosSeed, type ChaosRunReport } from '../test/support/chaos-driver.ts';
+import { emptyChaosReport, runChaosSeed, type ChaosRunReport } from '../test/support/chaos-driver.ts';
 import type { BenchContext, SuiteResult } from './report.ts';
 
 export interface ChaosSoakOptions {
@@ -54,32 +54,7 @@ export async function soak(natsUrl: string, o: ChaosSoakOptions, log: (l: string
       r = { kind, ...(await runChaosSeed({ natsUrl, seed, tag: `soak_${process.pid}_${seed}`, faults })) };
     } catch (e) {
       // A driver error (e.g. the server refused a stream) counts as a failed seed, not as the end of the soak.
-      r = {
-        kind,
-        seed,
-        faults,
-        ok: false,
-        problem: `${describeFaults(faults)}: ${String((e as Error)?.stack ?? e)}`,
-        expected: 0,
-        got: 0,
-        lost: 0,
-        twice: 0,
-        wrong: 0,
-        results: [],
-        jobIds: [],
-        killsDue: 0,
-        killsLanded: 0,
-        killsGivenUp: 0,
-        savepointsTaken: 0,
-        postSavepointFailures: 0,
-        commitFaultsFired: 0,
-        reconnects: 0,
-        serverRestarts: 0,
-        restarts: 0,
-        causes: [],
-        sigkilled: false,
-        durationMs: 0,
-      };
+      r = { kind, ...emptyChaosReport(seed, faults), problem: `${describeFaults(faults)}: ${String((e as Error)?.stack ?? e)}` };
     }
     reports.push(r);
     log(line(r));

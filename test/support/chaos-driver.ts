@@ -203,30 +203,7 @@ export async function runChaosSeed(o: ChaosRunOptions): Promise<ChaosRunReport> 
   const plan = chaosPlan(o.seed, shape, faults, splits, parallelism);
   const t0 = systemClock.monotonic();
   const stateDir = mkdtempSync(join(tmpdir(), 'eddy-chaos-'));
-  const report: ChaosRunReport = {
-    seed: o.seed,
-    faults,
-    ok: false,
-    expected: 0,
-    got: 0,
-    lost: 0,
-    twice: 0,
-    wrong: 0,
-    results: [],
-    jobIds: [],
-    killsDue: 0,
-    killsLanded: 0,
-    killsGivenUp: 0,
-    savepointsTaken: 0,
-    postSavepointFailures: 0,
-    commitFaultsFired: 0,
-    reconnects: 0,
-    serverRestarts: 0,
-    restarts: 0,
-    causes: [],
-    sigkilled: false,
-    durationMs: 0,
-  };
+  const report = emptyChaosReport(o.seed, faults);
   let server: RestartableNatsServer | undefined;
   let nc: NatsConnection | undefined;
   let streams: Awaited<ReturnType<typeof prepareStreams>> | undefined;
@@ -336,4 +313,32 @@ export async function runChaosSeed(o: ChaosRunOptions): Promise<ChaosRunReport> 
     await server?.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/** A report with nothing measured yet: what a seed starts from (and what the soak reports for a seed that threw). */
+export function emptyChaosReport(seed: number, faults: ChaosRunReport['faults']): ChaosRunReport {
+  return {
+    seed,
+    faults,
+    ok: false,
+    expected: 0,
+    got: 0,
+    lost: 0,
+    twice: 0,
+    wrong: 0,
+    results: [],
+    jobIds: [],
+    killsDue: 0,
+    killsLanded: 0,
+    killsGivenUp: 0,
+    savepointsTaken: 0,
+    postSavepointFailures: 0,
+    commitFaultsFired: 0,
+    reconnects: 0,
+    serverRestarts: 0,
+    restarts: 0,
+    causes: [],
+    sigkilled: false,
+    durationMs: 0,
+  };
 }
