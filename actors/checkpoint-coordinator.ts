@@ -71,6 +71,11 @@ interface Pending {
  * - When checkpoint n completes, pending checkpoints older than n are subsumed (aborted, not
  *   counted as failures); the storage keeps `latest` monotonic for the ones already committing.
  * - Pruning after n never deletes what a checkpoint still pending (or committing) wrote or refers to.
+ * - A checkpoint whose metadata commit ends after one of the attempts that took it stopped (a
+ *   region failed meanwhile) stays completed and restorable, but publishes no `complete`: its
+ *   tasks are gone, and a new attempt must never take it for its own (a final one would let the
+ *   new attempt end before its own output committed). The restart restores it instead
+ *   (`whenCommitsSettled`), and two-phase sinks commit its transactions on open.
  */
 export class CheckpointCoordinator {
   private nextId: number;
@@ -88,6 +93,8 @@ export class CheckpointCoordinator {
   private stopped = false;
   /** Checkpoints in a row that timed out or were declined (aborts for restarts do not count). */
   private consecutiveFailures = 0;
+  /** Metadata commits to the job's storage still under way (settled: they never reject). */
+  private readonly committing = new Set<Promise<void>>();
 
   constructor(private readonly o: CheckpointCoordinatorOptions) {
     this.nextId = o.firstCheckpointId;
@@ -119,6 +126,15 @@ export class CheckpointCoordinator {
   /** Aborts every pending checkpoint (a region fails or restarts); the last completed one stays untouched. */
   abortAll(reason: string): void {
     for (const p of [...this.pending.values()]) this.abort(p, 'TASK_FAILED', reason);
+  }
+
+  /**
+   * Resolves when no checkpoint is writing its metadata to the job's storage any more. A restart
+   * reads `latest` after this: a checkpoint every task acked is either restored or was never
+   * completed, never completed behind the restart's back (its sinks may already have committed).
+   */
+  async whenCommitsSettled(): Promise<void> {
+    while (this.committing.size > 0) await Promise.all([...this.committing]);
   }
 
   /** The sources of a restarting region will report their end again. */
@@ -240,14 +256,22 @@ export class CheckpointCoordinator {
         for (let s = 0; s < v.parallelism; s++) subtasks.push(p.acks.get(`${v.id}/${s}`)![node.uid]!);
         meta.operators[node.uid] = { name: node.name, parallelism: v.parallelism, keyed: node.keyed, subtasks };
       }
+    // The storage keeps `latest` monotonic: an older checkpoint that was already committing when a newer one completed never replaces it.
+    const commit = p.storage.commit(meta);
+    const settled = commit.then(
+      () => undefined,
+      () => undefined,
+    );
+    if (p.storage === this.o.storage) this.committing.add(settled);
     try {
-      // The storage keeps `latest` monotonic: an older checkpoint that was already committing when a newer one completed never replaces it.
-      await p.storage.commit(meta);
+      await commit;
     } catch (e) {
       p.actor.send({ type: 'COMMIT_FAILED' });
       this.finish(p, 'aborted', `writing its metadata failed: ${(e as Error).message}`);
       p.reject(e);
       return;
+    } finally {
+      this.committing.delete(settled);
     }
     p.actor.send({ type: 'COMMITTED' });
     this.consecutiveFailures = 0;
@@ -258,7 +282,7 @@ export class CheckpointCoordinator {
       p.resolve(meta);
       return;
     }
-    if (p.kind === 'final') this.finalCompleted = p.id;
+    if (p.kind === 'final' && this.takenByRunningAttempts(p)) this.finalCompleted = p.id;
     for (const q of [...this.pending.values()])
       if (q.id < p.id && q.kind !== 'savepoint') this.abort(q, 'SUBSUMED', `subsumed by ${p.kind} ${p.id}, which completed first`);
     try {
@@ -266,8 +290,14 @@ export class CheckpointCoordinator {
     } catch {
       // Pruning is housekeeping: the checkpoint is complete; the next completion prunes again, and a broken storage fails that commit.
     }
-    this.publish({ type: 'complete', checkpointId: p.id, kind: p.kind });
+    if (this.takenByRunningAttempts(p)) this.publish({ type: 'complete', checkpointId: p.id, kind: p.kind });
     p.resolve(meta);
+  }
+
+  /** Whether every region that took part in `p` still runs the attempt that took it (see the class invariants). */
+  private takenByRunningAttempts(p: Pending): boolean {
+    for (const [vertex, attempt] of p.attempts) if (this.o.attemptOf(vertex) !== attempt) return false;
+    return true;
   }
 
   /** What the checkpoints still pending or committing in the job's storage wrote or refer to (so far): prune keeps it. */

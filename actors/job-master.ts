@@ -281,6 +281,9 @@ export class JobMaster {
     for (const t of old) this.allTasks.delete(t);
     let restore = this.o.restore;
     try {
+      // A checkpoint every task acked before the failure may still be writing its metadata (its
+      // sinks may even have been told to commit): `latest` is read once it is stored or failed.
+      await this.coordinator?.whenCommitsSettled();
       const cp = this.o.checkpointing;
       const latest = cp === undefined ? undefined : await cp.storage.latest();
       if (latest !== undefined && latest.jobId === this.o.jobId && (restore === undefined || latest.id > restore.meta.id)) restore = { storage: cp!.storage, meta: latest };

@@ -39,6 +39,8 @@ export class TaskCheckpointProtocol {
   private readonly sub: Subscription;
   /** Completion notifications run one after another, in order. */
   private notifying: Promise<void> = Promise.resolve();
+  /** Checkpoints this attempt took part in whose completion it has not handled yet. */
+  private readonly taken = new Set<number>();
 
   constructor(
     private readonly d: TaskDeployment,
@@ -97,6 +99,7 @@ export class TaskCheckpointProtocol {
     } catch (e) {
       throw attributeError(e, host.name);
     }
+    this.taken.add(checkpointId);
     // Records dead-lettered before the barrier are skipped by the restored job: their dead letters
     // must be stored before the checkpoint that skips them can complete.
     const settled = deadLettersSettled(d);
@@ -118,9 +121,15 @@ export class TaskCheckpointProtocol {
    * restores the last checkpoint, not the savepoint, so committing the savepoint's transactions
    * would make the records replayed after a failure visible twice. They stay pending and the
    * next completed checkpoint commits them.
+   *
+   * Only the completion of a checkpoint this attempt took is acted on: one taken by a stopped
+   * attempt (or a repeat of one already handled) says nothing about this attempt's output, and
+   * a final one would end the task before its own final checkpoint committed what it replayed.
+   * A completion covers every checkpoint before it, so older ids are forgotten with it.
    */
   private onComplete(checkpointId: number, kind: CheckpointKind): void {
-    if (kind === 'savepoint') return;
+    if (kind === 'savepoint' || !this.taken.has(checkpointId)) return;
+    for (const id of this.taken) if (id <= checkpointId) this.taken.delete(id);
     const { host } = this;
     this.notifying = this.notifying.then(async () => {
       if (host.stopped()) return;

@@ -26,9 +26,12 @@ const plan = {
 /** Memory storage whose metadata commit of one checkpoint waits until the test opens the gate. */
 class GatedStorage extends MemoryCheckpointStorage {
   gatedId = -1;
+  /** Checkpoint ids whose metadata commit began. */
+  readonly commitsStarted: number[] = [];
   open!: () => void;
   private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
   override async commit(meta: CheckpointMetadata): Promise<void> {
+    this.commitsStarted.push(meta.id);
     if (meta.id === this.gatedId) await this.gate;
     return super.commit(meta);
   }
@@ -44,7 +47,7 @@ afterEach(async () => {
 });
 
 /** A coordinator on a manual clock (no periodic checkpoint, no timeout fires) and what it publishes to the tasks. */
-function setUp(storage: MemoryCheckpointStorage, savepointStorage = new MemoryCheckpointStorage()) {
+function setUp(storage: MemoryCheckpointStorage, savepointStorage = new MemoryCheckpointStorage(), attemptOf: (vertex: number) => number | undefined = () => 0) {
   const jobId = `coord-${process.pid}-${run++}`;
   const toTasks: TaskControlMessage[] = [];
   nc.subscribe(subjects.toTasks(jobId), { callback: (_e, m) => void toTasks.push(codec.decodeValue(m.data) as TaskControlMessage) });
@@ -58,16 +61,17 @@ function setUp(storage: MemoryCheckpointStorage, savepointStorage = new MemoryCh
     options: resolveCheckpointing({ intervalMs: 1000, maxConcurrent: 3, retained: 1 })!,
     storage,
     firstCheckpointId: 1,
-    attemptOf: () => 0,
+    attemptOf,
     openSavepointStorage: async () => savepointStorage,
     onCheckpoint: (s) => void stats.push(s),
     onTooManyFailures: () => undefined,
   });
   coordinator.start();
-  const ack = (checkpointId: number, handle: OperatorStateHandle): void =>
-    nc.publish(subjects.toCoordinator(jobId), codec.encodeValue({ type: 'ack', attempt: 0, vertex: 0, subtask: 0, checkpointId, handles: { op: handle } }));
+  const ack = (checkpointId: number, handle: OperatorStateHandle, attempt = 0): void =>
+    nc.publish(subjects.toCoordinator(jobId), codec.encodeValue({ type: 'ack', attempt, vertex: 0, subtask: 0, checkpointId, handles: { op: handle } }));
+  const sourceEnded = (attempt: number): void => nc.publish(subjects.toCoordinator(jobId), codec.encodeValue({ type: 'source-ended', attempt, vertex: 0, subtask: 0 }));
   const triggered = (id: number): Promise<void> => waitFor(`trigger ${id}`, () => toTasks.some((m) => m.type === 'trigger' && m.checkpointId === id));
-  return { coordinator, toTasks, stats, ack, triggered };
+  return { coordinator, toTasks, stats, ack, sourceEnded, triggered };
 }
 
 const handle = (chain: string[], state: string): OperatorStateHandle => ({ keyGroups: [0, 127], chain, state });
@@ -121,6 +125,41 @@ describe('CheckpointCoordinator', () => {
     expect((await one).id).toBe(1);
     expect((await storage.latest())!.id).toBe(3);
     expect(stats.filter((s) => s.status === 'completed').map((s) => s.id)).toEqual([3, 1]);
+    coordinator.stop();
+  });
+
+  it('a final checkpoint whose metadata commit ends after its region stopped publishes no `complete` (the new attempt must not end on it), and a restart waits for that commit', async () => {
+    const storage = new GatedStorage();
+    storage.gatedId = 1;
+    let attempt: number | undefined = 0;
+    const { coordinator, toTasks, stats, ack, sourceEnded, triggered } = setUp(storage, undefined, () => attempt);
+    // The only source ends: the coordinator triggers the final checkpoint 1, every task acks it, and
+    // its metadata commit waits at the gate.
+    sourceEnded(0);
+    await triggered(1);
+    expect(toTasks.find((m) => m.type === 'trigger' && m.checkpointId === 1)).toMatchObject({ kind: 'final' });
+    ack(1, handle([], ''));
+    const order: string[] = [];
+    await waitFor('checkpoint 1 to reach its metadata commit', () => storage.commitsStarted.includes(1));
+    const settled = coordinator.whenCommitsSettled().then(() => void order.push('settled'));
+    // A task fails now: the job master stops the region (the committing checkpoint is not aborted).
+    attempt = undefined;
+    coordinator.abortAll('a region restarts');
+    coordinator.resetSources([0]);
+    storage.open();
+    await settled;
+    order.push(`latest ${(await storage.latest())?.id}`);
+    // What the restart reads after waiting: the checkpoint the failed attempt completed.
+    expect(order).toEqual(['settled', 'latest 1']);
+    expect(stats.find((s) => s.id === 1)).toMatchObject({ kind: 'final', status: 'completed' });
+    // The restarted attempt runs and ends its input again: its own final checkpoint 2 is the one announced.
+    attempt = 1;
+    sourceEnded(1);
+    await triggered(2);
+    ack(2, handle([], ''), 1);
+    await waitFor('complete(2)', () => toTasks.some((m) => m.type === 'complete' && m.checkpointId === 2));
+    // One publisher, one subject: a `complete(1)` would have arrived before `complete(2)`.
+    expect(toTasks.filter((m) => m.type === 'complete').map((m) => m.checkpointId)).toEqual([2]);
     coordinator.stop();
   });
 });

@@ -1,10 +1,14 @@
-// Exactly-once through a two-phase sink when a failure follows a savepoint, when a commit stalls and fails, and when a commit never succeeds.
+// Exactly-once through a two-phase sink when a failure follows a savepoint, when a commit stalls and fails, when a commit never succeeds, and when a completion of a checkpoint the tasks did not take arrives.
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { StreamEnvironment, type JobClient, type JobResult } from '../../index.ts';
 import type { Source, SourceReader } from '../../src/connectors/source.ts';
 import { twoPhaseCommitWriter, type CommitRetryOptions, type SinkTransaction } from '../../src/connectors/two-phase-commit.ts';
 import type { Sink } from '../../src/operators/sink-operator.ts';
+import { connectNats } from '../../src/transport/connect-nats.ts';
+import { FrameCodec } from '../../src/transport/frame-codec.ts';
+import { subjects } from '../../src/transport/subjects.ts';
+import type { TaskControlMessage } from '../../actors/task-protocol.ts';
 import { completedCheckpoints, tmpDirs, waitFor } from '../fixtures/fault-tolerance-support.ts';
 
 const nats = inject('natsUrl');
@@ -246,5 +250,36 @@ describe('two-phase sinks: exactly once around savepoints and failing commits', 
     // Each restart restored the failed transaction and tried it again.
     expect(Math.max(...[...attempts].filter(([id]) => ofCheckpoint(target)(id)).map(([, n]) => n))).toBeGreaterThanOrEqual(4);
     expect([...committed.keys()].filter(ofCheckpoint(target))).toEqual([]);
+  });
+
+  it('a `complete` of a checkpoint no running task took (a final one of a stopped attempt, here sent by the test) commits and ends nothing: every record once', async () => {
+    reset();
+    const client = await start('2pc-stale-final');
+    await feedUpTo(1000);
+    const codec = new FrameCodec();
+    const nc = await connectNats(nats);
+    try {
+      const stale: TaskControlMessage = { type: 'complete', checkpointId: 1_000_000, kind: 'final' };
+      let delivered!: () => void;
+      const arrived = new Promise<void>((resolve) => (delivered = resolve));
+      nc.subscribe(subjects.toTasks(client.jobId), {
+        callback: (_e, m) => {
+          if ((codec.decodeValue(m.data) as TaskControlMessage).checkpointId === stale.checkpointId) delivered();
+        },
+      });
+      await nc.flush();
+      nc.publish(subjects.toTasks(client.jobId), codec.encodeValue(stale));
+      await arrived;
+    } finally {
+      await nc.close();
+    }
+    // A task that took it for its own would commit the open transactions (records 0..999 are in
+    // them: no checkpoint since the first) and end at the end of input without its final checkpoint.
+    feed.raise(N);
+    const result = await client.result;
+    expectExactlyOnce(result);
+    const final = result.checkpoints!.history.filter((h) => h.kind === 'final' && h.status === 'completed');
+    expect(final).toHaveLength(1);
+    expect([...committed.keys()].filter(ofCheckpoint(1_000_000))).toEqual([]);
   });
 });
