@@ -254,7 +254,7 @@ export class CheckpointCoordinator {
       for (const node of v.nodes) {
         const subtasks: OperatorStateHandle[] = [];
         for (let s = 0; s < v.parallelism; s++) subtasks.push(p.acks.get(`${v.id}/${s}`)![node.uid]!);
-        meta.operators[node.uid] = { name: node.name, parallelism: v.parallelism, keyed: node.keyed, subtasks };
+        meta.operators[node.uid] = { name: node.name, parallelism: v.parallelism, keyed: node.keyed, subtasks, ...(node.stateSchema === undefined ? {} : { schema: node.stateSchema }) };
       }
     // The storage keeps `latest` monotonic: an older checkpoint that was already committing when a newer one completed never replaces it.
     const commit = p.storage.commit(meta);

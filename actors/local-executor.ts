@@ -15,6 +15,7 @@ import { registerShutdownHook, startEmbeddedNatsServer, type EmbeddedNatsServer 
 import { subjects } from '../src/transport/subjects.ts';
 import { LevelCheckpointStorage } from '../src/checkpoint/level-checkpoint-storage.ts';
 import type { CheckpointMetadata, CheckpointStorage } from '../src/checkpoint/checkpoint-storage.ts';
+import { queryActorState } from '../src/api/actor-query-client.ts';
 import { checkRestoreMapping } from '../src/checkpoint/operator-restore.ts';
 import { EddyError } from '../src/errors.ts';
 import type { ResolvedConfig } from '../src/api/config.ts';
@@ -213,8 +214,14 @@ export const localExecutor: PipelineExecutor = {
       status: () => master.status(),
       savepoint: (directory) => master.savepoint(directory),
       triggerCheckpoint: () => master.triggerCheckpoint(),
+      queryActor: (operator, key) => queryActorState(nc, { jobId, jobName: job.jobName, maxParallelism: graph.maxParallelism, nodes: graph.nodes }, operator, key),
     };
     await master.deployed;
+    for (const n of graph.nodes) {
+      const s = n.stateSchema as { kind?: string; path?: 'compiled' | 'xstate'; fallbackReason?: string } | undefined;
+      if (s?.kind === 'machine' && s.path !== undefined)
+        announceJobNotice({ kind: 'actor-path', jobName: job.jobName, jobId, operator: n.name, path: s.path, ...(s.fallbackReason === undefined ? {} : { reason: s.fallbackReason }) });
+    }
     // Say where the state came from (eddy run prints it); the library itself never prints.
     if (storages.restore !== undefined) {
       const { meta, storage } = storages.restore;

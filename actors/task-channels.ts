@@ -10,6 +10,8 @@ import type { InputChannelSpec } from '../src/transport/input-gate.ts';
 import type { ChannelSender, OutputGate } from '../src/transport/output-gate.ts';
 import { RecordWriter } from '../src/transport/record-writer.ts';
 import { subjects } from '../src/transport/subjects.ts';
+import { FrameCodec } from '../src/transport/frame-codec.ts';
+import { toErrorInfo } from '../src/errors.ts';
 import type { TaskDeployment } from './task-protocol.ts';
 
 /**
@@ -92,6 +94,25 @@ export function inputChannelSpecs(d: TaskDeployment): InputChannelSpec[] {
   return specs;
 }
 
+const queryCodec = new FrameCodec();
+
+/** Answers msgpack requests on `subjects.actorQuery(job, uid, subtask)` with `answer(request)` (a request/reply per query). */
+function serveQueries(d: TaskDeployment, node: StreamNode, answer: (request: unknown) => unknown): { stop(): void } {
+  const sub = d.nc.subscribe(subjects.actorQuery(d.jobId, node.uid, d.subtask), {
+    callback: (err, msg) => {
+      if (err !== null || msg.reply === undefined) return;
+      let reply: unknown;
+      try {
+        reply = answer(queryCodec.decodeValue(msg.data));
+      } catch (e) {
+        reply = { error: toErrorInfo(e) };
+      }
+      msg.respond(queryCodec.encodeValue(reply));
+    },
+  });
+  return { stop: () => sub.unsubscribe() };
+}
+
 /** The context operator `node` of this subtask runs with; its counters land in `metrics` as `<operator>.<name>`. */
 export function operatorContext(
   d: TaskDeployment,
@@ -117,5 +138,6 @@ export function operatorContext(
     checkpointing: d.checkpointing !== undefined,
     failTask: (e) => fail(attributeError(e, node.name)),
     recordFailed: recordFailedOf(d, node, node.name, fail, () => bump(metrics, prefix + 'deadLetters')),
+    serveQueries: (answer) => serveQueries(d, node, answer),
   };
 }

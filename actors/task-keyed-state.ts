@@ -46,7 +46,7 @@ export class TaskKeyedState {
       const op = d.restore.meta.operators[node.uid];
       if (op === undefined) continue;
       try {
-        out.set(node.id, await restoreOperator(d.restore.storage, op, node, d.subtask, d.vertex.parallelism, d.plan.maxParallelism, this.backends.get(node.id)));
+        out.set(node.id, await restoreOperator(d.restore.storage, op, node, d.subtask, d.vertex.parallelism, d.plan.maxParallelism, this.backends.get(node.id), d.restore.meta.timestamp));
       } catch (e) {
         throw attributeError(e, node.name);
       }

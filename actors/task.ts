@@ -104,6 +104,9 @@ export class Task {
       this.chain = createOperatorChain(d.vertex, (node) => this.contextFor(node), (edge, node) => this.networkOutput(edge.id, node));
       this.inputPause = new ChainInputPause(this.chain.operators.map((o) => o.operator));
       const restored = await this.keyed.restore();
+      // Changes count from here: what operators rewrite while they initialize and open (e.g. an
+      // actor migrating restored keys) belongs in the next incremental checkpoint.
+      if (d.checkpointing !== undefined) this.keyed.trackChanges();
       for (const { node, operator } of this.chain.operators) {
         try {
           operator.initializeState(restored.get(node.id));
@@ -248,7 +251,6 @@ export class Task {
 
   private setUpCheckpointing(): void {
     const { d } = this;
-    this.keyed.trackChanges();
     this.checkpoints = new TaskCheckpointProtocol(
       d,
       d.vertex.nodes.map((node) => ({

@@ -27,6 +27,8 @@ export const GRAPH_ROOTS: readonly string[] = ['index.ts', 'src', 'actors'];
  *   assigners, triggers, evictors, windows, the RecordFailurePolicy for records a function fails on): they name state
  *   descriptors and broadcast state (RuntimeContext.getState, triggers' state), so they sit above state and below
  *   everything that runs or builds them;
+ * - machines (xstate machines compiled or run on xstate, their schema and versioning) use errors only; the actor
+ *   operator runs them and checkpoint restore checks their versions;
  * - operators implement the contracts; transport (frames, gates, record writers and the Partitioner they apply)
  *   carries operator output; connectors are sources and sinks on operators and transport;
  * - graph (Transformation nodes) names sources, sinks and operator factories;
@@ -41,6 +43,7 @@ export const LAYERS: readonly { readonly name: string; readonly members: readonl
   { name: 'time', members: ['src/time'] },
   { name: 'state', members: ['src/state'] },
   { name: 'functions', members: ['src/functions'] },
+  { name: 'machines', members: ['src/machines'] },
   { name: 'operators', members: ['src/operators'] },
   { name: 'transport', members: ['src/transport'] },
   { name: 'connectors', members: ['src/connectors'] },

@@ -59,6 +59,10 @@ export type {
   ProcessJoinFunctionLike,
 } from './functions/functions.ts';
 export { OutputTag } from './functions/output-tag.ts';
+export type { ActorOptions } from './api/keyed-actor.ts';
+export type { ActorStateView, UnhandledEvent, ActorTimeDomain, ProcessingTimeRestore, UnhandledPolicy } from './operators/actor-operator.ts';
+export type { ActorEvent, ActorSnapshot } from './machines/machine-runner.ts';
+export type { MachineMigration, MachineVersion } from './machines/machine-version.ts';
 export {
   ValueStateDescriptor,
   ListStateDescriptor,

@@ -26,6 +26,9 @@ import type { AsyncFunction, FilterFunction, FlatMapFunction, KeyedProcessContex
 import { IntervalJoin } from './interval-join.ts';
 import type { OutputTag } from '../functions/output-tag.ts';
 import { JoinedStreams } from './joined-streams.ts';
+import { actorParts, type ActorOptions } from './keyed-actor.ts';
+import type { ActorEvent } from '../machines/machine-runner.ts';
+import type { AnyStateMachine } from 'xstate';
 import { AllWindowedStream, WindowedStream } from './windowed-stream.ts';
 import { GlobalWindows, type WindowAssigner } from '../functions/windowing/assigners.ts';
 import { countWindows } from '../functions/windowing/count-windows.ts';
@@ -383,6 +386,24 @@ export class KeyedStream<T, K> extends DataStream<T> {
    */
   countWindow(size: number, slide?: number): WindowedStream<T, K, GlobalWindow> {
     return countWindows(this.window(GlobalWindows.create()), size, slide, 'countWindow');
+  }
+
+  /**
+   * An actor operator: one xstate v5 machine per key, created at the key's first record. Records
+   * become events, `emit(...)` in the machine produces the output (in order, exactly once), delayed
+   * transitions are durable keyed timers, and the machine's snapshot is the key's checkpointed
+   * state (freed when it reaches a top-level final state). See {@link ActorOptions}.
+   *
+   * @example
+   * ```ts
+   * const alerts = payments.keyBy((p) => p.card).actor(fraudMachine, { toEvent: (p) => ({ type: p.amount < 10 ? 'small' : 'large', amount: p.amount }) });
+   * ```
+   */
+  actor<E = ActorEvent>(machine: AnyStateMachine, options?: ActorOptions<T, K>): DataStream<E> {
+    const { factory, schema } = actorParts(machine, options, this.keySelector);
+    const out = this.oneInput('Actor', factory, this.keySelector);
+    (out.transformation as OneInputTransformation).stateSchema = schema;
+    return out as unknown as DataStream<E>;
   }
 
   /** A rolling reduce per key: emits the key's reduced value after every record. */

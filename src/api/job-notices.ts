@@ -24,7 +24,18 @@ export interface ResumeEmptyNotice {
   location: string;
 }
 
-export type JobNotice = RestoredNotice | ResumeEmptyNotice;
+/** Which path an actor operator's machine runs on: compiled into a transition table, or on xstate itself (and why). */
+export interface ActorPathNotice {
+  kind: 'actor-path';
+  jobName: string;
+  jobId: string;
+  operator: string;
+  path: 'compiled' | 'xstate';
+  /** For the xstate path: the machine feature the compiler does not support (absent when `path: 'xstate'` was asked for). */
+  reason?: string;
+}
+
+export type JobNotice = RestoredNotice | ResumeEmptyNotice | ActorPathNotice;
 
 type Listener = (notice: JobNotice) => void;
 

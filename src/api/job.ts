@@ -1,5 +1,6 @@
 // What running a job gives back: the JobResult of a finished job and the JobClient handle of a running one.
 import type { ErrorInfo } from '../errors.ts';
+import type { ActorStateView } from '../operators/actor-operator.ts';
 
 export type JobStatus = 'finished' | 'failed' | 'canceled';
 
@@ -69,6 +70,16 @@ export interface JobClient {
   savepoint(directory?: string): Promise<string>;
   /** Triggers a checkpoint now; resolves with its id once completed. */
   triggerCheckpoint(): Promise<number>;
+  /**
+   * The machine of `key` in the actor operator `operator` (its uid, or its name when unique):
+   * state value, context and pending delayed events; undefined when the key has no machine.
+   *
+   * @example
+   * ```ts
+   * const card = await client.queryActor('fraud', 'card-7'); // { value: 'armed', context: { small: 1 }, timers: [...] }
+   * ```
+   */
+  queryActor(operator: string, key: unknown): Promise<ActorStateView | undefined>;
 }
 
 /** The dead letters among a job's counters (`<operator>.deadLetters`), summed. */

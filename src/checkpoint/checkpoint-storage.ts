@@ -25,6 +25,8 @@ export interface OperatorCheckpoint {
   keyed: boolean;
   /** Indexed by subtask. */
   subtasks: OperatorStateHandle[];
+  /** The operator's state schema when written (StreamNode.stateSchema), e.g. an actor's machine version. */
+  schema?: unknown;
 }
 
 /** What a completed checkpoint records; written atomically, last. */

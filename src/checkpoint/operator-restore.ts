@@ -6,7 +6,12 @@ import type { OperatorSnapshot } from '../operators/operator.ts';
 import type { TimerSnapshot } from '../operators/timer-service.ts';
 import type { IncrementalKeyedState, KeyGroupChanges } from '../state/keyed-state-changes.ts';
 import { keyGroupRange } from '../state/key-group.ts';
+import { machineRestoreMode, type MachineStateSchema } from '../machines/machine-version.ts';
 import type { CheckpointMetadata, CheckpointStorage, OperatorCheckpoint } from './checkpoint-storage.ts';
+
+function isMachineSchema(s: unknown): s is MachineStateSchema {
+  return s !== null && typeof s === 'object' && (s as MachineStateSchema).kind === 'machine';
+}
 
 /** Encodes and decodes checkpoint chunks and blobs (msgpack with Map and undefined support). */
 export const stateCodec = new Packr({ moreTypes: true, structuredClone: false });
@@ -23,7 +28,8 @@ export interface OperatorStateBlob {
  *
  * @throws EddyError `EDDY_STATE_MISMATCH` naming the operator when the checkpoint has state for a
  * uid the job no longer has (unless `allowNonRestoredState`), when keyed state would land on a
- * non-keyed operator, or when maxParallelism changed.
+ * non-keyed operator, when maxParallelism changed, or when an actor operator's machine lost states
+ * its keys may be in and no migration is given.
  */
 export function checkRestoreMapping(meta: CheckpointMetadata, nodes: readonly StreamNode[], maxParallelism: number, allowNonRestoredState: boolean, where: string): void {
   const byUid = new Map(nodes.map((n) => [n.uid, n]));
@@ -39,6 +45,7 @@ export function checkRestoreMapping(meta: CheckpointMetadata, nodes: readonly St
     }
     if (op.keyed && !node.keyed && op.subtasks.some((h) => h.chain.length > 0))
       throw new EddyError('EDDY_STATE_MISMATCH', `${where}: operator "${node.name}" (uid "${uid}") had keyed state but is no longer keyed; keep keyBy(...) before it`, { operator: node.name });
+    if (isMachineSchema(node.stateSchema)) machineRestoreMode(op.schema, node.stateSchema, node.name, where);
     if (op.keyed && meta.maxParallelism !== maxParallelism)
       throw new EddyError(
         'EDDY_STATE_MISMATCH',
@@ -67,6 +74,7 @@ export async function restoreOperator(
   parallelism: number,
   maxParallelism: number,
   backend: IncrementalKeyedState | undefined,
+  takenAt?: number,
 ): Promise<OperatorSnapshot> {
   const [start, end] = node.keyed ? toPair(keyGroupRange(subtask, parallelism, maxParallelism)) : [0, -1];
   const snapshot: OperatorSnapshot = {};
@@ -108,6 +116,8 @@ export async function restoreOperator(
   }
   const lists = blobs.map((b) => b.list);
   if (lists.some((l) => l !== undefined)) snapshot.list = dealList(lists, subtask, parallelism, op.parallelism === parallelism);
+  if (op.schema !== undefined) snapshot.schema = op.schema;
+  if (takenAt !== undefined) snapshot.takenAt = takenAt;
   return snapshot;
 }
 

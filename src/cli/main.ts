@@ -290,6 +290,10 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
 /** The line `eddy run` prints (on stderr) for a notice of the runtime. */
 function describeNotice(n: JobNotice): string {
   if (n.kind === 'resume-empty') return `eddy: no completed checkpoint of job "${n.jobName}" under ${n.location}; starting from empty state\n`;
+  if (n.kind === 'actor-path')
+    return n.path === 'compiled'
+      ? `eddy: actor operator "${n.operator}" runs its machine compiled\n`
+      : `eddy: actor operator "${n.operator}" runs its machine on xstate${n.reason === undefined ? ' (asked for)' : `: ${n.reason}`}\n`;
   const taken = new Date(n.timestamp).toISOString();
   return n.from === 'checkpoint'
     ? `eddy: job "${n.jobName}" resumes from checkpoint ${n.checkpointId} taken at ${taken} (${n.location})\n`

@@ -21,6 +21,8 @@ export interface StreamNode {
   readonly keyed: boolean;
   /** The operator's own record-failure policy; undefined: the job's. */
   readonly recordFailures?: RecordFailurePolicy;
+  /** Plain data describing what the operator's state is written with (see Transformation.stateSchema). */
+  readonly stateSchema?: unknown;
 }
 
 /** A connection between two nodes; `sideTag` names the side output it carries, if any. */
@@ -88,7 +90,14 @@ export function createStreamGraph(roots: readonly Transformation[], config: Stre
     if (clash !== undefined)
       throw new EddyError('EDDY_CONFIG', `uid "${uid}" is used by both "${clash}" and "${t.name}"; every operator needs its own uid`, { operator: t.name });
     uids.set(uid, t.name);
-    const base = { id: t.id, name: t.name, uid, parallelism, ...(t.recordFailures === undefined ? {} : { recordFailures: t.recordFailures }) };
+    const base = {
+      id: t.id,
+      name: t.name,
+      uid,
+      parallelism,
+      ...(t.recordFailures === undefined ? {} : { recordFailures: t.recordFailures }),
+      ...(t.stateSchema === undefined ? {} : { stateSchema: t.stateSchema }),
+    };
     const node: StreamNode =
       t.kind === 'source'
         ? { ...base, kind: 'source', source: t.source, keyed: false }

@@ -13,6 +13,8 @@ interface Base {
   parallelism: number | undefined;
   /** This operator's record-failure policy (`onRecordFailure`); undefined: the job's. */
   recordFailures?: RecordFailurePolicy;
+  /** What the operator's state is written with (an actor's machine schema), recorded in checkpoints and checked on restore. */
+  stateSchema?: unknown;
 }
 
 export interface SourceTransformation extends Base {

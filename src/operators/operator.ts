@@ -49,6 +49,12 @@ export interface OperatorContext {
   recordFailed(error: unknown, record: unknown, headers?: Record<string, string>): void;
   /** True when the job takes checkpoints: sinks then hold output until the checkpoint that covers it completes. */
   readonly checkpointing: boolean;
+  /**
+   * Answers queries from outside the job addressed to this operator subtask (its uid and subtask
+   * index), e.g. an actor operator's key lookups: `answer(request)` runs between records. Returns
+   * what stops it; undefined where nothing can ask (the harness).
+   */
+  serveQueries?(answer: (request: unknown) => unknown): { stop(): void } | undefined;
 }
 
 /** An operator's state as plain data (msgpack-able). */
@@ -63,6 +69,13 @@ export interface OperatorSnapshot {
    * sink transactions live here.
    */
   list?: unknown[];
+  /**
+   * What the operator's state was written with (e.g. an actor operator's machine schema): a restore
+   * compares it with the current one. From storage it comes from the checkpoint's metadata.
+   */
+  schema?: unknown;
+  /** Processing time when the snapshot was taken (from storage: the checkpoint's completion time). */
+  takenAt?: number;
 }
 
 /**

@@ -5,7 +5,8 @@ import type { OperatorSnapshot } from '../operators/operator.ts';
 
 /**
  * The snapshots of several subtasks as one: keyed state merged per state name, timers concatenated,
- * operator (non-keyed) state kept when at most one snapshot carries it or all carry the same.
+ * operator (non-keyed) state kept when at most one snapshot carries it or all carry the same, the
+ * state schema when all agree, and the newest `takenAt`.
  *
  * @throws EddyError `EDDY_STATE_MISMATCH` when the snapshots disagree on maxParallelism, on a state's kind or TTL form, or on operator state.
  */
@@ -19,6 +20,13 @@ export function mergeSnapshots(snapshots: readonly OperatorSnapshot[]): Operator
         throw new EddyError('EDDY_STATE_MISMATCH', 'OperatorHarness.mergeSnapshots: snapshots hold different operator (non-keyed) state; it cannot be merged');
       merged.operator = s.operator;
     }
+    if (s.schema !== undefined) {
+      if (merged.schema !== undefined && !isDeepStrictEqual(merged.schema, s.schema))
+        throw new EddyError('EDDY_STATE_MISMATCH', 'OperatorHarness.mergeSnapshots: snapshots were written with different state schemas (e.g. two machine versions)');
+      merged.schema = s.schema;
+    }
+    // One restore time for all: the newest snapshot's (as a checkpoint's one completion time).
+    if (s.takenAt !== undefined) merged.takenAt = Math.max(merged.takenAt ?? s.takenAt, s.takenAt);
     if (s.timers !== undefined) {
       merged.timers ??= { event: [], processing: [] };
       merged.timers.event.push(...s.timers.event);

@@ -6,6 +6,10 @@ import { FilterOperator } from '../operators/filter-operator.ts';
 import { FlatMapOperator } from '../operators/flat-map-operator.ts';
 import { MapOperator } from '../operators/map-operator.ts';
 import { ProcessOperator } from '../operators/process-operator.ts';
+import type { AnyStateMachine } from 'xstate';
+import { actorParts, type ActorOptions } from '../api/keyed-actor.ts';
+import type { ActorEvent } from '../machines/machine-runner.ts';
+import type { ActorOperator } from '../operators/actor-operator.ts';
 import { OperatorHarness, type OperatorHarnessOptions } from './operator-harness.ts';
 
 function configError(message: string): EddyError {
@@ -113,6 +117,27 @@ export class ProcessFunctionHarness {
       throw configError(`ProcessFunctionHarness.forKeyedProcessFunction needs a key selector (record) => key, got ${typeof keySelector}`);
     const op = new ProcessOperator<IN, OUT>(options.name ?? 'KeyedProcess', cloneFunction(fn), keySelector);
     return new OperatorHarness(op, opts<IN>(options, keySelector));
+  }
+
+  /**
+   * An actor operator (what `keyBy(keySelector).actor(machine, options)` runs): one machine per key.
+   * `h.operator.query(key)` reads a key's machine; snapshots carry the machine's schema, so a
+   * restore with another machine is checked (and migrated) as in a job.
+   *
+   * @example
+   * ```ts
+   * const h = ProcessFunctionHarness.forActor(toggle, (e: { type: 'flip'; id: string }) => e.id);
+   * await h.open();
+   * h.processElements([{ type: 'flip', id: 'a' }, { type: 'flip', id: 'a' }], 0);
+   * expect(h.operator.query('a')?.value).toBe('off');
+   * ```
+   */
+  static forActor<IN, K>(machine: AnyStateMachine, keySelector: KeySelector<IN, K>, options: ActorOptions<IN, K> = {}, harness: FunctionHarnessOptions = {}): OperatorHarness<IN, ActorEvent> & { operator: ActorOperator<IN> } {
+    if (typeof keySelector !== 'function') throw configError(`ProcessFunctionHarness.forActor needs a key selector (record) => key, got ${typeof keySelector}`);
+    const op = actorParts(machine, options, keySelector).factory();
+    (op as { name: string }).name = harness.name ?? 'Actor';
+    // The harness's `operator` is `op`: typed here as the actor operator it is.
+    return new OperatorHarness<IN, ActorEvent>(op, opts<IN>(harness, keySelector)) as OperatorHarness<IN, ActorEvent> & { operator: ActorOperator<IN> };
   }
 
   /**

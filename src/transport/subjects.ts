@@ -24,6 +24,8 @@ export const subjects = {
   savepoint: (job: string) => `eddy.${job}.ctl.savepoint`,
   /** Chaos tests -> job master: kill a task actor. */
   kill: (job: string) => `eddy.${job}.ctl.kill`,
+  /** Queries of one actor operator subtask's keys (request/reply); the uid is hex-encoded into one token. */
+  actorQuery: (job: string, uid: string, subtask: number) => `eddy.${job}.query.${Buffer.from(uid, 'utf8').toString('hex')}.${subtask}`,
   /** Results of `executeAndCollect`, per sink node. */
   collect: (job: string, node: number) => `eddy.${job}.collect.${node}`,
 };

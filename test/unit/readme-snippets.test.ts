@@ -2,7 +2,6 @@
 // the fragments assume) and checked with the TypeScript compiler API under the repo's options, `eddy` mapped to the sources.
 // EDDY_README=<path> checks another copy of the README (e.g. one with fixes applied).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -123,7 +122,8 @@ function compilerOptions(): ts.CompilerOptions {
   return { ...parsed.options, noEmit: true, noUnusedLocals: false, noUnusedParameters: false };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'eddy-readme-snippets-'));
+// Inside the repo (under node_modules, which git ignores), so snippets resolve the packages eddy depends on (e.g. xstate) as a user's project does.
+const dir = mkdtempSync(join(repo, 'node_modules', '.eddy-readme-snippets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe(`README code blocks (${readmePath})`, () => {
