@@ -19,6 +19,7 @@ const SUITES: Record<string, () => Promise<{ run(ctx: BenchContext): Promise<Sui
   foundation: () => import('./foundation.ts'),
   windows: () => import('./windows.ts'),
   checkpoints: () => import('./checkpoints.ts'),
+  actors: () => import('./actors.ts'),
   // A soak, not a figure: only when named (`npm run bench -- chaos --seeds 20`), never in "every suite".
   chaos: () => import('./chaos.ts'),
   // Minutes, not seconds: only when named (`npm run bench -- nexmark [--query q5] ...`, see bench/nexmark/run.ts).

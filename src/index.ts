@@ -62,7 +62,9 @@ export { OutputTag } from './functions/output-tag.ts';
 export type { ActorOptions } from './api/keyed-actor.ts';
 export type { ActorStateView, UnhandledEvent, ActorTimeDomain, ProcessingTimeRestore, UnhandledPolicy } from './operators/actor-operator.ts';
 export type { ActorEvent, ActorSnapshot } from './machines/machine-runner.ts';
-export type { MachineMigration, MachineVersion } from './machines/machine-version.ts';
+export type { MachineMigration, MachineVersion, MigratingActor, ActorTimerView } from './machines/machine-version.ts';
+export { onJobNotice } from './api/job-notices.ts';
+export type { JobNotice, RestoredNotice, ResumeEmptyNotice, ActorPathNotice } from './api/job-notices.ts';
 export {
   ValueStateDescriptor,
   ListStateDescriptor,

@@ -11,8 +11,8 @@ import type { ValueState } from '../state/descriptors.ts';
 import { NO_TIMESTAMP } from '../time/watermark.ts';
 import { AbstractStreamOperator } from './abstract-operator.ts';
 import type { OperatorSnapshot } from './operator.ts';
-import { deadlineShared, nextDueTimer, withoutTimer, type StoredTimer } from './actor-timers.ts';
-import { migrateActorKeys } from './actor-restore.ts';
+import { deadlineShared, isBareEvent, nextDueTimer, withoutTimer, type StoredTimer } from './actor-timers.ts';
+import { restoreActorKeys } from './actor-restore.ts';
 import { answerActorQueries } from './actor-query.ts';
 
 /** The time domain of an actor's delayed events. */
@@ -55,28 +55,39 @@ export interface ActorOperatorSpec<IN> {
   migrate: MachineMigration | undefined;
 }
 
-/** Keyed state names: the machine snapshot and the pending delayed events of each key. */
+/** The keyed state of an actor operator: one record per key. */
 export const ACTOR_STATE = 'eddy.actor';
-export const ACTOR_TIMERS = 'eddy.actor.timers';
+
+/**
+ * A key's machine as keyed state holds it: the runner's snapshot and the key's pending delayed
+ * events (one entry per key: one read per record, one change per step, one entry per checkpoint).
+ */
+export interface ActorRecord extends ActorSnapshot {
+  timers?: StoredTimer[] | undefined;
+}
 
 /**
  * Runs `spec.runner` per key. The operator is the machine's effects sink (no object per record):
  * emitted events go downstream with the record's timestamp (side outputs by type), delayed events
  * become keyed timers at absolute deadlines stored with the key. Invariants:
- * - A key's snapshot and timers change only through whole steps; stored values and timer lists are
- *   replaced, never edited (the heap backend shares them with snapshots being encoded).
+ * - A key's record changes only through whole steps; stored records and timer lists are replaced,
+ *   never edited (the heap backend shares them with snapshots being encoded).
+ * - The record's timers are the truth; the timer service holds one timer per key and deadline that
+ *   wakes the key. Service timers are not part of the snapshot: a restore registers them again
+ *   from the records (and moves processing-time deadlines by the restore policy on the way).
  * - Before a record of time t (the record's timestamp in event time, the clock in processing time),
  *   the key's timers due at or before t fire first: the machine sees time pass in order, whatever
  *   the watermark's pace.
- * - A machine in a top-level final state frees the key: snapshot and timers are cleared.
+ * - A machine in a top-level final state frees the key: its record and timers are cleared.
  */
 export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> implements ActorEffects {
-  private snapshots!: ValueState<ActorSnapshot>;
-  private timerLists!: ValueState<StoredTimer[]>;
+  private records!: ValueState<ActorRecord>;
   private backend!: KeyedStateBackend;
   private ts = NO_TIMESTAMP;
   /** What delays count from in the step under way (event time: the record's or timer's time). */
   private base = 0;
+  /** The current key's record when the step under way began. */
+  private current: ActorRecord | undefined;
   /** The current key's timers while a step runs: loaded on first use, written back once. */
   private keyTimers: StoredTimer[] | undefined;
   private timersLoaded = false;
@@ -86,6 +97,8 @@ export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> im
   private restoredAt: number | undefined;
   private restored = false;
   private queries: { stop(): void } | undefined;
+  /** `{ type: id }` events by timer id: what a stored timer without an event fires (the compiled runner shares them, so identity is the fast check). */
+  private readonly bareEvents = new Map<string, ActorEvent>();
 
   constructor(
     name: string,
@@ -108,26 +121,21 @@ export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> im
     if (backend === undefined)
       throw new EddyError('EDDY_CONFIG', `actor operator "${this.name}" needs a keyed stream; call keyBy(...) before actor(...)`, { operator: this.name });
     this.backend = backend;
-    this.snapshots = backend.getState(new ValueStateDescriptor<ActorSnapshot>(ACTOR_STATE));
-    this.timerLists = backend.getState(new ValueStateDescriptor<StoredTimer[]>(ACTOR_TIMERS));
+    this.records = backend.getState(new ValueStateDescriptor<ActorRecord>(ACTOR_STATE));
     this.queries = answerActorQueries(this.ctx, (key) => this.query(key));
     if (!this.restored) return;
     const { spec } = this;
     const migrate = this.restoreMode === 'migrate' ? spec.migrate : undefined;
     const rebase = spec.timeDomain === 'processing' && spec.processingTimeRestore !== 'deadline' && this.restoredAt !== undefined;
-    if (migrate === undefined && !rebase) return;
-    await migrateActorKeys({
+    await restoreActorKeys({
       operator: this.name,
       backend,
-      snapshotState: ACTOR_STATE,
-      timerState: ACTOR_TIMERS,
-      snapshots: this.snapshots,
-      timers: this.timerLists,
-      migrate: migrate === undefined || this.restoredSchema === undefined ? undefined : (s) => migrate(s, machineVersionOf(this.restoredSchema!)),
+      stateName: ACTOR_STATE,
+      records: this.records,
+      migrate: migrate === undefined || this.restoredSchema === undefined ? undefined : (a) => migrate(a, machineVersionOf(this.restoredSchema!)),
       machineId: spec.schema.id,
       currentStates: new Set(spec.schema.states),
       rebase: rebase ? (t) => this.rebased(t) : undefined,
-      deleteTimer: (at) => this.deleteServiceTimer(at),
       registerTimer: (at) => this.registerServiceTimer(at),
     });
   }
@@ -157,19 +165,22 @@ export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> im
       return;
     }
     const now = spec.timeDomain === 'event' ? timestamp : this.ctx.clock.now();
+    let rec: ActorRecord | undefined = this.records.value();
     // Time passed for this key: its due timers fire before the record (see the class invariants).
-    if (this.timerLists.value() !== undefined) this.fireDue(now, timestamp);
+    if (rec?.timers !== undefined) rec = this.fireDue(rec, now, timestamp);
     this.base = now;
-    let s = this.snapshots.value();
-    let created = false;
+    this.current = rec;
+    let s: ActorSnapshot | undefined = rec;
     if (s === undefined) {
       s = spec.runner.initial(spec.input === undefined ? undefined : spec.input(key, record), this);
-      created = true;
-      if (spec.runner.done) return this.endStep(undefined, s, true);
+      if (spec.runner.done) {
+        this.endStep(undefined, s, true);
+        return;
+      }
     }
     const next = spec.runner.step(s, event, this);
     if (!spec.runner.handled && spec.onUnhandled !== 'ignore') this.unhandled(key, event, s, record);
-    this.endStep(created ? undefined : s, next, spec.runner.done);
+    this.endStep(rec, next, spec.runner.done);
   }
 
   private unhandled(key: unknown, event: ActorEvent, s: ActorSnapshot, record: IN): void {
@@ -189,59 +200,71 @@ export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> im
 
   protected override onTimer(timestamp: number, domain: TimeDomain): void {
     this.ts = domain === 'EVENT_TIME' ? timestamp : NO_TIMESTAMP;
-    this.fireDue(timestamp, this.ts);
+    this.fireDue(this.records.value(), timestamp, this.ts);
   }
 
-  /** Fires the current key's timers due at or before `upTo`, one step each, in deadline order. */
-  private fireDue(upTo: number, outputTs: number): void {
+  /**
+   * Fires the current key's timers due at or before `upTo`, one step each, in deadline order,
+   * starting from its record `rec`; returns the key's record after them.
+   */
+  private fireDue(rec: ActorRecord | undefined, upTo: number, outputTs: number): ActorRecord | undefined {
     const saved = this.ts;
     for (;;) {
-      const list = this.timerLists.value();
-      if (list === undefined) break;
+      const list = rec?.timers;
+      if (rec === undefined || list === undefined) break;
       const i = nextDueTimer(list, upTo);
       if (i < 0) break;
       const t = list[i]!;
-      const rest = withoutTimer(list, i);
       if (!deadlineShared(list, t.at, i)) this.deleteServiceTimer(t.at);
-      this.keyTimers = rest;
+      this.current = rec;
+      this.keyTimers = withoutTimer(list, i);
       this.timersLoaded = true;
       this.timersChanged = true;
-      const s = this.snapshots.value();
-      if (s === undefined) {
-        this.endStep(undefined, undefined, false);
-        continue;
-      }
       // In event time the step happens at the deadline; output carries it (or the record's time when the record made it due).
       this.base = this.spec.timeDomain === 'event' ? t.at : this.ctx.clock.now();
       this.ts = this.spec.timeDomain === 'event' ? t.at : outputTs;
-      const next = this.spec.runner.step(s, t.event, this);
-      this.endStep(s, next, this.spec.runner.done);
+      const next = this.spec.runner.step(rec, t.event ?? this.bareEvent(t.id), this);
+      rec = this.endStep(rec, next, this.spec.runner.done);
     }
     this.ts = saved;
+    return rec;
   }
 
-  /** Writes the step's result back: the snapshot when it changed, the timers when touched; a final state frees the key. */
-  private endStep(before: ActorSnapshot | undefined, next: ActorSnapshot | undefined, done: boolean): void {
+  /**
+   * Writes the step's result back: a new record when the snapshot or the timers changed (the
+   * runner's own snapshot object when the key has no timers); a final state frees the key.
+   * `before` is the record the step started from (undefined for a new key); returns the key's
+   * record now.
+   */
+  private endStep(before: ActorRecord | undefined, next: ActorSnapshot, done: boolean): ActorRecord | undefined {
+    let after: ActorRecord | undefined = before;
     if (done) {
       this.loadTimers();
       for (const t of this.keyTimers ?? []) this.deleteServiceTimer(t.at);
-      this.snapshots.clear();
-      this.timerLists.clear();
-    } else {
-      if (next !== undefined && next !== before) this.snapshots.update(next);
-      if (this.timersChanged) {
-        if (this.keyTimers === undefined || this.keyTimers.length === 0) this.timerLists.clear();
-        else this.timerLists.update(this.keyTimers);
-      }
+      if (before !== undefined) this.records.clear();
+      after = undefined;
+    } else if (next !== before || this.timersChanged) {
+      const timers = this.timersChanged ? this.keyTimers : before?.timers;
+      if (timers === undefined || timers.length === 0) after = next === before ? { value: next.value, context: next.context } : next;
+      else after = { value: next.value, context: next.context, timers };
+      this.records.update(after);
     }
+    this.current = undefined;
     this.keyTimers = undefined;
     this.timersLoaded = false;
     this.timersChanged = false;
+    return after;
+  }
+
+  private bareEvent(id: string): ActorEvent {
+    let e = this.bareEvents.get(id);
+    if (e === undefined) this.bareEvents.set(id, (e = { type: id }));
+    return e;
   }
 
   private loadTimers(): void {
     if (this.timersLoaded) return;
-    this.keyTimers = this.timerLists.value();
+    this.keyTimers = this.current?.timers;
     this.timersLoaded = true;
   }
 
@@ -267,7 +290,9 @@ export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> im
       if (t.id !== id) list.push(t);
       else if (!deadlineShared(old, t.at, i)) this.deleteServiceTimer(t.at);
     }
-    list.push({ id, at, delay: delayMs, event });
+    let bare = this.bareEvents.get(id);
+    if (bare === undefined && isBareEvent(event, id)) this.bareEvents.set(id, (bare = event));
+    list.push(bare === event || (bare !== undefined && isBareEvent(event, id)) ? { id, at, delay: delayMs } : { id, at, delay: delayMs, event });
     this.registerServiceTimer(at);
     this.keyTimers = list;
     this.timersChanged = true;
@@ -302,9 +327,9 @@ export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> im
     const prev: NormalizedKey = this.backend.getCurrentKey();
     try {
       this.backend.setCurrentKey(key);
-      const s = this.snapshots.value();
-      if (s === undefined) return undefined;
-      return { value: s.value, context: s.context, timers: (this.timerLists.value() ?? []).map((t) => ({ id: t.id, at: t.at })) };
+      const r = this.records.value();
+      if (r === undefined) return undefined;
+      return { value: r.value, context: r.context, timers: (r.timers ?? []).map((t) => ({ id: t.id, at: t.at })) };
     } finally {
       this.backend.setCurrentNormalizedKey(prev);
     }
@@ -315,10 +340,15 @@ export class ActorOperator<IN> extends AbstractStreamOperator<IN, ActorEvent> im
     return super.close();
   }
 
+  /**
+   * Keyed state is the whole state (the timer service is rebuilt from it on restore); at a
+   * checkpoint the task snapshots it itself, in the harness it is included here. The schema and
+   * the time let a restore check the machine and move processing-time deadlines.
+   */
   override snapshotState(checkpointId?: number): OperatorSnapshot {
-    const s = super.snapshotState(checkpointId);
-    s.schema = this.spec.schema;
-    s.takenAt = this.ctx.clock.now();
+    const s: OperatorSnapshot = { schema: this.spec.schema, takenAt: this.ctx.clock.now() };
+    const keyed = checkpointId === undefined ? this.ctx.keyedState?.snapshot() : undefined;
+    if (keyed !== undefined) s.keyed = keyed;
     return s;
   }
 

@@ -10,7 +10,15 @@ export interface StoredTimer {
   id: string;
   at: number;
   delay: number;
-  event: ActorEvent;
+  /** Absent when the event is `{ type: id }` (every `after` timer): checkpoints carry the id once. */
+  event?: ActorEvent;
+}
+
+/** Whether `event` is exactly `{ type: id }` (then a stored timer leaves it out). */
+export function isBareEvent(event: ActorEvent, id: string): boolean {
+  if (event.type !== id) return false;
+  for (const k in event) if (k !== 'type') return false;
+  return true;
 }
 
 /**

@@ -23,24 +23,41 @@ interface Entry {
 class TimerQueue {
   private heap: Entry[] = [];
   private seq = 0;
-  private readonly byKey = new Map<NormalizedKey, Set<number>>();
+  /** Each key's live timestamps: a number while it has one (most keys; no Set allocated), a Set for more. */
+  private readonly byKey = new Map<NormalizedKey, number | Set<number>>();
   size = 0;
 
   add(key: NormalizedKey, ts: number): boolean {
-    let set = this.byKey.get(key);
-    if (set === undefined) this.byKey.set(key, (set = new Set()));
-    if (set.has(ts)) return false;
-    set.add(ts);
+    const cur = this.byKey.get(key);
+    if (cur === undefined) this.byKey.set(key, ts);
+    else if (typeof cur === 'number') {
+      if (cur === ts) return false;
+      this.byKey.set(key, new Set([cur, ts]));
+    } else {
+      if (cur.has(ts)) return false;
+      cur.add(ts);
+    }
     this.size++;
     this.push({ ts, seq: this.seq++, key });
     return true;
   }
 
   delete(key: NormalizedKey, ts: number): void {
-    const set = this.byKey.get(key);
-    if (set === undefined || !set.delete(ts)) return;
-    if (set.size === 0) this.byKey.delete(key);
+    const cur = this.byKey.get(key);
+    if (cur === undefined) return;
+    if (typeof cur === 'number') {
+      if (cur !== ts) return;
+      this.byKey.delete(key);
+    } else {
+      if (!cur.delete(ts)) return;
+      if (cur.size === 0) this.byKey.delete(key);
+    }
     this.size--;
+  }
+
+  private has(key: NormalizedKey, ts: number): boolean {
+    const cur = this.byKey.get(key);
+    return cur === ts || (typeof cur === 'object' && cur.has(ts));
   }
 
   /** The earliest live timer's timestamp, or Infinity. */
@@ -61,14 +78,17 @@ class TimerQueue {
 
   entries(): [NormalizedKey, number][] {
     const out: [NormalizedKey, number][] = [];
-    for (const [k, set] of this.byKey) for (const ts of set) out.push([k, ts]);
+    for (const [k, v] of this.byKey) {
+      if (typeof v === 'number') out.push([k, v]);
+      else for (const ts of v) out.push([k, ts]);
+    }
     return out;
   }
 
   private dropDeleted(): void {
     while (this.heap.length > 0) {
       const top = this.heap[0]!;
-      if (this.byKey.get(top.key)?.has(top.ts)) return;
+      if (this.has(top.key, top.ts)) return;
       this.pop();
     }
   }

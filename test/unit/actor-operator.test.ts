@@ -149,7 +149,6 @@ for (const path of ['auto', 'xstate'] as const)
         { value: { type: 'expired' }, timestamp: 34_000 },
       ]);
       expect([...h.stateBackend!.keys('eddy.actor')].sort()).toEqual(['o2', 'o3']);
-      expect([...h.stateBackend!.keys('eddy.actor.timers')]).toEqual([]);
     });
 
     it("unhandled events: ignored by default, on a side output with onUnhandled 'side-output', EDDY_UNHANDLED_EVENT with 'fail'", async () => {
