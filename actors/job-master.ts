@@ -12,6 +12,7 @@ import type { Clock } from '../src/time/clock.ts';
 import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { subjects } from '../src/transport/subjects.ts';
+import { resolveTask, workerServices, type TaskDescriptor, type WorkerServices } from './task-descriptor.ts';
 import { CheckpointCoordinator, type CheckpointStats } from './checkpoint-coordinator.ts';
 import { watchConnection } from './connection-watch.ts';
 import { jobMasterMachine, type JobMasterState } from './job-master.machine.ts';
@@ -84,12 +85,29 @@ export class JobMaster {
   private resolveDeployed!: () => void;
   private savepoints = 0;
   private readonly runId = newJobId();
+  /** This process as the worker of every task: connection, clock, plan and storages (see task-descriptor.ts). */
+  private readonly services: WorkerServices;
+  /** The restore the tasks being created start from (what `services.openRestore` hands out in this process). */
+  private restoreFor: JobMasterOptions['restore'];
   readonly result: Promise<JobResult>;
   /** Resolves once every task is subscribed and started, or the job ended before that. */
   readonly deployed: Promise<void>;
 
   constructor(private readonly o: JobMasterOptions) {
     this.started = o.clock.monotonic();
+    this.services = workerServices({
+      nc: o.nc,
+      clock: o.clock,
+      stateDir: o.stateDir,
+      plan: o.plan,
+      storageFor: (id) => this.coordinator!.storageFor(id),
+      openRestore: (handle) => {
+        const r = this.restoreFor;
+        if (r === undefined || r.meta.id !== handle.checkpointId || r.storage.location !== handle.location)
+          throw new EddyError('EDDY_INTERNAL', `job "${o.jobName}": ${handle.kind} ${handle.checkpointId} at ${handle.location} is not the restore this process holds`);
+        return r;
+      },
+    });
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
     this.deployed = new Promise((resolve) => (this.resolveDeployed = resolve));
     this.regions = pipelinedRegions(o.plan).map((vertices, index) => ({ index, vertices, attempt: 0, running: false, tasks: [] }));
@@ -191,6 +209,10 @@ export class JobMaster {
     return this.result;
   }
 
+  /**
+   * Creates the tasks of region `r`'s current attempt: a plain descriptor per subtask (what a remote
+   * worker would be sent), resolved against this process's services, as a worker does.
+   */
   private createTasks(r: Region, restore: JobMasterOptions['restore']): void {
     const { o } = this;
     r.tasks = [];
@@ -198,25 +220,24 @@ export class JobMaster {
     for (const vid of r.vertices) {
       const vertex = o.plan.vertices[vid]!;
       for (let s = 0; s < vertex.parallelism; s++) {
-        const task = new Task({
+        const descriptor: TaskDescriptor = {
           jobId: o.jobId,
           jobName: o.jobName,
-          plan: o.plan,
-          vertex,
+          planFingerprint: this.services.planFingerprint,
+          vertex: vertex.id,
           subtask: s,
-          nc: o.nc,
-          clock: o.clock,
+          attempt,
+          dataJob: `${o.jobId}-${attempt}`,
+          runId: this.runId,
           network: o.network,
           autoWatermarkIntervalMs: o.autoWatermarkIntervalMs,
           stateBackend: o.stateBackend,
-          stateDir: o.stateDir,
-          dataJob: `${o.jobId}-${attempt}`,
-          runId: this.runId,
-          attempt,
-          recordFailures: o.recordFailures,
-          checkpointing: o.checkpointing === undefined ? undefined : { options: o.checkpointing.options, storageFor: (id) => this.coordinator!.storageFor(id) },
-          restore,
-        });
+          ...(o.checkpointing === undefined ? {} : { checkpointing: o.checkpointing.options }),
+          ...(o.recordFailures === undefined ? {} : { recordFailures: o.recordFailures }),
+          ...(restore === undefined ? {} : { restore: { checkpointId: restore.meta.id, kind: restore.meta.kind, location: restore.storage.location } }),
+        };
+        this.restoreFor = restore;
+        const task = new Task(resolveTask(descriptor, this.services));
         r.tasks.push(task);
         this.allTasks.add(task);
         void task.result.then((rep) => this.onTaskResult(r, attempt, rep, task));

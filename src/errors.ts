@@ -30,6 +30,7 @@ export type EddyErrorCode =
   | 'EDDY_INVALID_EVENT'
   | 'EDDY_UNHANDLED_EVENT'
   | 'EDDY_QUERY_FAILED'
+  | 'EDDY_PLAN_MISMATCH'
   | 'EDDY_INTERNAL';
 
 /**
