@@ -12,14 +12,15 @@ import type { Clock } from '../src/time/clock.ts';
 import { newJobId } from '../src/time/ids.ts';
 import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { subjects } from '../src/transport/subjects.ts';
-import { resolveTask, workerServices, type TaskDescriptor, type WorkerServices } from './task-descriptor.ts';
+import { workerServices, type TaskDescriptor, type WorkerServices } from './task-descriptor.ts';
+import { localTaskLauncher, type TaskHandle, type TaskLauncher } from './task-launcher.ts';
 import { CheckpointCoordinator, type CheckpointStats } from './checkpoint-coordinator.ts';
 import { watchConnection } from './connection-watch.ts';
 import { jobMasterMachine, type JobMasterState } from './job-master.machine.ts';
 import { pipelinedRegions } from './pipelined-regions.ts';
 import { Supervisor } from './supervision/supervisor.ts';
 import type { SupervisorDecision } from './supervision/supervisor.machine.ts';
-import { Task, type NetworkOptions, type TaskStatusReport } from './task.ts';
+import type { NetworkOptions, TaskStatusReport } from './task.ts';
 
 export interface JobMasterOptions {
   jobId: string;
@@ -52,7 +53,7 @@ interface Region {
   attempt: number;
   /** False while stopped for a restart. */
   running: boolean;
-  tasks: Task[];
+  tasks: TaskHandle[];
 }
 
 const HISTORY = 50;
@@ -72,7 +73,7 @@ export class JobMaster {
   private readonly regionOf = new Map<number, Region>();
   private readonly reports = new Map<string, TaskStatusReport>();
   /** Every task not known to have stopped: the current attempts, and stopped ones until their result arrives. */
-  private readonly allTasks = new Set<Task>();
+  private readonly allTasks = new Set<TaskHandle>();
   private readonly restarts: RestartInfo[] = [];
   private readonly supervisor: Supervisor;
   private readonly coordinator: CheckpointCoordinator | undefined;
@@ -87,6 +88,8 @@ export class JobMaster {
   private readonly runId = newJobId();
   /** This process as the worker of every task: connection, clock, plan and storages (see task-descriptor.ts). */
   private readonly services: WorkerServices;
+  /** Where tasks run (this process: the one launcher there is today). */
+  private readonly launcher: TaskLauncher;
   /** The restore the tasks being created start from (what `services.openRestore` hands out in this process). */
   private restoreFor: JobMasterOptions['restore'];
   readonly result: Promise<JobResult>;
@@ -110,6 +113,7 @@ export class JobMaster {
     });
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
     this.deployed = new Promise((resolve) => (this.resolveDeployed = resolve));
+    this.launcher = localTaskLauncher(this.services);
     this.regions = pipelinedRegions(o.plan).map((vertices, index) => ({ index, vertices, attempt: 0, running: false, tasks: [] }));
     for (const r of this.regions) for (const v of r.vertices) this.regionOf.set(v, r);
     this.supervisor = new Supervisor(
@@ -211,7 +215,7 @@ export class JobMaster {
 
   /**
    * Creates the tasks of region `r`'s current attempt: a plain descriptor per subtask (what a remote
-   * worker would be sent), resolved against this process's services, as a worker does.
+   * worker would be sent), handed to the launcher (today: resolved and run in this process).
    */
   private createTasks(r: Region, restore: JobMasterOptions['restore']): void {
     const { o } = this;
@@ -237,7 +241,7 @@ export class JobMaster {
           ...(restore === undefined ? {} : { restore: { checkpointId: restore.meta.id, kind: restore.meta.kind, location: restore.storage.location } }),
         };
         this.restoreFor = restore;
-        const task = new Task(resolveTask(descriptor, this.services));
+        const task = this.launcher.launch(descriptor);
         r.tasks.push(task);
         this.allTasks.add(task);
         void task.result.then((rep) => this.onTaskResult(r, attempt, rep, task));
@@ -265,7 +269,7 @@ export class JobMaster {
     if (!initial && this.regions.every((r) => r.running)) this.actor.send({ type: 'RESTARTED' });
   }
 
-  private onTaskResult(r: Region, attempt: number, rep: TaskStatusReport, task: Task): void {
+  private onTaskResult(r: Region, attempt: number, rep: TaskStatusReport, task: TaskHandle): void {
     if (attempt !== r.attempt) return; // a stopped attempt: stale
     this.reports.set(`${rep.vertex}/${rep.subtask}`, rep);
     if (rep.state === 'failed') {
