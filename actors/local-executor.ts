@@ -13,6 +13,7 @@ import { FrameCodec } from '../src/transport/frame-codec.ts';
 import { connectNats } from '../src/transport/connect-nats.ts';
 import { registerShutdownHook, startEmbeddedNatsServer, type EmbeddedNatsServer } from '../src/transport/nats-server.ts';
 import { subjects } from '../src/transport/subjects.ts';
+import { JetStreamCheckpointStorage } from '../src/checkpoint/jetstream-checkpoint-storage.ts';
 import { LevelCheckpointStorage } from '../src/checkpoint/level-checkpoint-storage.ts';
 import type { CheckpointMetadata, CheckpointStorage } from '../src/checkpoint/checkpoint-storage.ts';
 import { queryActorState } from '../src/api/actor-query-client.ts';
@@ -28,7 +29,24 @@ interface Storages {
   jobId: string;
   storage: CheckpointStorage | undefined;
   restore: { storage: CheckpointStorage; meta: CheckpointMetadata } | undefined;
+  /** Removes the checkpoints when the job ended for good (finished or canceled); undefined: delete the local directory. */
+  destroy?: () => Promise<void>;
   close(): Promise<void>;
+}
+
+/** Opens the savepoint directory `path` (handing the storage to `opened` at once, so the caller closes it on failure). */
+async function openSavepoint(path: string, opened: (s: CheckpointStorage) => void): Promise<NonNullable<Storages['restore']>> {
+  const savepoint = await LevelCheckpointStorage.open(path);
+  opened(savepoint);
+  const meta = await savepoint.latest();
+  if (meta === undefined) throw new EddyError('EDDY_CONFIG', `no savepoint at ${path}: the directory holds no completed savepoint or checkpoint`);
+  return { storage: savepoint, meta };
+}
+
+/** Refuses a restore that does not fit the job before anything deploys (see checkRestoreMapping). */
+function checkRestore(cfg: ResolvedConfig, graph: StreamGraph, restore: NonNullable<Storages['restore']>): void {
+  const where = `${restore.meta.kind} ${restore.meta.id} of job "${restore.meta.jobName}" (${restore.storage.location})`;
+  checkRestoreMapping(restore.meta, graph.nodes, graph.maxParallelism, cfg.allowNonRestoredState, where);
 }
 
 /**
@@ -39,7 +57,8 @@ interface Storages {
  * checkpoint: nothing was committed then); it fails when there is no checkpoint directory at all
  * (as Flink fails on a restore path that does not exist). A savepoint starts a new job id.
  */
-async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph): Promise<Storages> {
+async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph, connection: () => Promise<NatsConnection>): Promise<Storages> {
+  if (cfg.checkpointing?.storage === 'jetstream') return openJetStreamStorages(cfg, jobName, graph, await connection());
   const dir = join(cfg.stateDir, 'checkpoints', jobDirName(jobName));
   let jobId = newJobId();
   let storage: CheckpointStorage | undefined;
@@ -68,22 +87,48 @@ async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamG
       await rm(dir, { recursive: true, force: true });
       storage = await LevelCheckpointStorage.open(dir);
     }
-    if (cfg.restore !== undefined && 'savepoint' in cfg.restore) {
-      const path = cfg.restore.savepoint;
-      savepoint = await LevelCheckpointStorage.open(path);
-      const meta = await savepoint.latest();
-      if (meta === undefined) throw new EddyError('EDDY_CONFIG', `no savepoint at ${path}: the directory holds no completed savepoint or checkpoint`);
-      restore = { storage: savepoint, meta };
-    }
-    if (restore !== undefined) {
-      const where = `${restore.meta.kind} ${restore.meta.id} of job "${restore.meta.jobName}" (${restore.storage.location})`;
-      checkRestoreMapping(restore.meta, graph.nodes, graph.maxParallelism, cfg.allowNonRestoredState, where);
-    }
+    if (cfg.restore !== undefined && 'savepoint' in cfg.restore) restore = await openSavepoint(cfg.restore.savepoint, (s) => (savepoint = s));
+    if (restore !== undefined) checkRestore(cfg, graph, restore);
   } catch (e) {
     await close();
     throw e;
   }
   return { jobId, storage, restore, close };
+}
+
+/**
+ * openStorages for `checkpointing.storage: 'jetstream'`: the job's checkpoints live in a KV bucket
+ * and an object store named after the job on its NATS server. `--resume` continues the latest one
+ * there (or starts empty when there is none); a fresh run clears what an earlier run left.
+ * Savepoints stay directories.
+ */
+async function openJetStreamStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph, nc: NatsConnection): Promise<Storages> {
+  let jobId = newJobId();
+  let restore: Storages['restore'];
+  let savepoint: CheckpointStorage | undefined;
+  let storage = await JetStreamCheckpointStorage.open(nc, jobDirName(jobName));
+  const close = async (): Promise<void> => {
+    await storage.close().catch(() => undefined);
+    await savepoint?.close().catch(() => undefined);
+  };
+  try {
+    if (cfg.restore !== undefined && 'latest' in cfg.restore) {
+      const meta = await storage.latest();
+      if (meta !== undefined) {
+        restore = { storage, meta };
+        jobId = meta.jobId;
+      }
+    } else {
+      await storage.destroy();
+      storage = await JetStreamCheckpointStorage.open(nc, jobDirName(jobName));
+    }
+    if (cfg.restore !== undefined && 'savepoint' in cfg.restore) restore = await openSavepoint(cfg.restore.savepoint, (s) => (savepoint = s));
+    if (restore !== undefined) checkRestore(cfg, graph, restore);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { jobId, storage, restore, close, destroy: () => storage.destroy() };
 }
 
 /**
@@ -133,22 +178,30 @@ export const localExecutor: PipelineExecutor = {
     const cfg = job.config;
     const graph = createStreamGraph(job.roots, { jobName: job.jobName, parallelism: cfg.parallelism, maxParallelism: cfg.maxParallelism });
     const plan = createExecutionPlan(graph);
-    const storages = await openStorages(cfg, job.jobName, graph);
-    const jobId = storages.jobId;
     let server: EmbeddedNatsServer | undefined;
     let url = cfg.nats;
+    let connected: Promise<NatsConnection> | undefined;
+    // Started when first needed: local checkpoint storage is opened (and a bad restore refused) before any server starts.
+    const connection = (): Promise<NatsConnection> =>
+      (connected ??= (async () => {
+        if (url === undefined) {
+          server = await startEmbeddedNatsServer({ storeDir: join(cfg.stateDir, 'nats'), clock: cfg.clock });
+          url = server.url;
+        }
+        return connectNats(url, { timeoutMs: cfg.connectTimeoutMs, name: `eddy-${job.jobName}`, clock: cfg.clock });
+      })());
+    let storages: Storages;
     let nc: NatsConnection;
     try {
-      if (url === undefined) {
-        server = await startEmbeddedNatsServer({ storeDir: join(cfg.stateDir, 'nats'), clock: cfg.clock });
-        url = server.url;
-      }
-      nc = await connectNats(url, { timeoutMs: cfg.connectTimeoutMs, name: `eddy-${job.jobName}-${jobId}`, clock: cfg.clock });
+      storages = await openStorages(cfg, job.jobName, graph, connection);
+      nc = await connection();
     } catch (e) {
+      if (connected !== undefined) await connected.then((c) => c.close()).catch(() => undefined);
       await server?.stop();
-      await storages.close();
+      await storages!?.close();
       throw e;
     }
+    const jobId = storages.jobId;
     const collectNodes = graph.nodes.filter((n) => job.collect.includes(n.id)).map((n) => ({ id: n.id, parallelism: n.parallelism }));
     const collector = collectResults(nc, jobId, collectNodes);
     const master = new JobMaster({
@@ -178,7 +231,7 @@ export const localExecutor: PipelineExecutor = {
       restore: storages.restore,
     });
 
-    const natsUrl = url;
+    const natsUrl = url!;
     await registerJob(cfg.stateDir, { jobId, jobName: job.jobName, natsUrl, pid: process.pid }).catch(() => undefined);
     // On SIGINT/SIGTERM the embedded server stops; the job is cancelled first so it ends as 'canceled'.
     const unregister = server === undefined ? () => undefined : registerShutdownHook(() => (master.cancel(), result));
@@ -191,13 +244,16 @@ export const localExecutor: PipelineExecutor = {
           r = { ...r, status: 'failed', error: { code: 'EDDY_INTERNAL', message: 'the job finished but some collected results did not arrive' } };
       }
       collector.close();
+      // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default
+      // retention). On JetStream they go while the connection is still open.
+      if (storages.storage !== undefined && r.status !== 'failed' && storages.destroy !== undefined) await storages.destroy().catch(() => undefined);
       // A failed job may have lost its connection: close rather than drain, which could wait for a server that is gone.
       await (r.status === 'finished' ? nc.drain() : nc.close()).catch(() => undefined);
       if (stateBackendFactory(cfg.stateBackend).onDisk) await rm(jobStateDir(cfg.stateDir, jobId), { recursive: true, force: true }).catch(() => undefined);
       await storages.close();
       await unregisterJob(cfg.stateDir, job.jobName, jobId).catch(() => undefined);
       // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default retention).
-      if (storages.storage !== undefined && r.status !== 'failed')
+      if (storages.storage !== undefined && r.status !== 'failed' && storages.destroy === undefined)
         await rm(join(cfg.stateDir, 'checkpoints', jobDirName(job.jobName)), { recursive: true, force: true }).catch(() => undefined);
       await server?.stop();
       return r;
@@ -228,7 +284,7 @@ export const localExecutor: PipelineExecutor = {
       const from = cfg.restore !== undefined && 'latest' in cfg.restore ? 'checkpoint' : 'savepoint';
       announceJobNotice({ kind: 'restored', jobName: job.jobName, jobId, from, checkpointId: meta.id, timestamp: meta.timestamp, location: storage.location });
     } else if (cfg.restore !== undefined && 'latest' in cfg.restore) {
-      announceJobNotice({ kind: 'resume-empty', jobName: job.jobName, jobId, location: join(cfg.stateDir, 'checkpoints', jobDirName(job.jobName)) });
+      announceJobNotice({ kind: 'resume-empty', jobName: job.jobName, jobId, location: storages.storage?.location ?? join(cfg.stateDir, 'checkpoints', jobDirName(job.jobName)) });
     }
     return { client, collected: result.then(() => collector.records) };
   },

@@ -134,10 +134,22 @@ export interface CheckpointingOptions {
    * (default 3): a pipeline that stopped moving (a lost message) then recovers instead of hanging.
    */
   tolerableFailures: number;
+  /**
+   * Where checkpoints are stored: `'local'` (default: LevelDB under `<stateDir>/checkpoints/<job>`)
+   * or `'jetstream'` (a KV bucket and an object store on the job's NATS server, which every process
+   * connected to it can reach; `<stateDir>` is then only for keyed state and the embedded server).
+   */
+  storage: 'local' | 'jetstream';
 }
 
 /** What `checkpointing` accepts: a number is the interval. */
 export type CheckpointingConfig = number | ({ intervalMs: number } & Partial<Omit<CheckpointingOptions, 'intervalMs'>>);
+
+function checkpointStorageKind(v: unknown): 'local' | 'jetstream' {
+  if (v === undefined) return 'local';
+  if (v !== 'local' && v !== 'jetstream') throw new EddyError('EDDY_CONFIG', `checkpointing.storage must be 'local' or 'jetstream', got ${JSON.stringify(v)}`);
+  return v;
+}
 
 function positive(v: unknown, what: string, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new EddyError('EDDY_CONFIG', `${what} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
@@ -157,7 +169,7 @@ export function resolveCheckpointing(c: CheckpointingConfig | undefined): Checkp
   if (c === undefined) return undefined;
   const o = typeof c === 'number' ? { intervalMs: c } : c;
   if (o === null || typeof o !== 'object') throw new EddyError('EDDY_CONFIG', `checkpointing must be an interval in ms or { intervalMs, ... }, got ${JSON.stringify(c)}`);
-  const known = new Set(['intervalMs', 'timeoutMs', 'minPauseMs', 'maxConcurrent', 'retained', 'compactEvery', 'tolerableFailures']);
+  const known = new Set(['intervalMs', 'timeoutMs', 'minPauseMs', 'maxConcurrent', 'retained', 'compactEvery', 'tolerableFailures', 'storage']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new EddyError('EDDY_CONFIG', `unknown checkpointing option "${k}"; known: ${[...known].join(', ')}`);
   return {
     intervalMs: positive(o.intervalMs, 'checkpointing.intervalMs', 1),
@@ -167,6 +179,7 @@ export function resolveCheckpointing(c: CheckpointingConfig | undefined): Checkp
     retained: positive(o.retained ?? 3, 'checkpointing.retained', 1),
     compactEvery: positive(o.compactEvery ?? 8, 'checkpointing.compactEvery', 1),
     tolerableFailures: positive(o.tolerableFailures ?? 3, 'checkpointing.tolerableFailures', 0),
+    storage: checkpointStorageKind(o.storage),
   };
 }
 

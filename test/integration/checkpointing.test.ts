@@ -173,18 +173,19 @@ async function publishOnce(subject: string, bytes: Uint8Array): Promise<void> {
 }
 
 describe('exactly-once with checkpoints under failures', () => {
-  for (const [parallelism, stateBackend] of [
-    [1, 'heap'],
-    [2, 'heap'],
-    [2, 'level'],
+  for (const [parallelism, stateBackend, storage] of [
+    [1, 'heap', 'local'],
+    [2, 'heap', 'local'],
+    [2, 'level', 'local'],
+    [2, 'heap', 'jetstream'],
   ] as const)
-    it(`a user function that throws once mid-stream (p=${parallelism}, ${stateBackend} state)`, async () => {
+    it(`a user function that throws once mid-stream (p=${parallelism}, ${stateBackend} state, ${storage} checkpoints)`, async () => {
       // Long enough (1.5 s at 8,000/s) that two checkpoints complete first even on a loaded machine.
       const n = 12000;
       armed = false;
       failures = 0;
       mustThrow = true;
-      const job = await start(`throw-p${parallelism}-${stateBackend}`, n, 8000, { parallelism, stateBackend });
+      const job = await start(`throw-p${parallelism}-${stateBackend}-${storage}`, n, 8000, { parallelism, stateBackend, checkpointing: { intervalMs: 50, storage } });
       // Fail once two checkpoints completed, so the restart has one to restore. If the fallback near the
       // end of the stream already threw (a very slow machine), arming again would make a second failure.
       await waitFor('two checkpoints', () => completedCheckpoints(job.client) >= 2);

@@ -49,7 +49,7 @@ const descriptor = (fingerprint: string): TaskDescriptor => ({
   network: { batchSize: 1000, flushIntervalMs: 5, credits: 8 },
   autoWatermarkIntervalMs: 200,
   stateBackend: 'heap',
-  checkpointing: { intervalMs: 100, timeoutMs: 1000, minPauseMs: 0, maxConcurrent: 1, retained: 3, compactEvery: 8, tolerableFailures: 3 },
+  checkpointing: { intervalMs: 100, timeoutMs: 1000, minPauseMs: 0, maxConcurrent: 1, retained: 3, compactEvery: 8, tolerableFailures: 3, storage: 'local' },
   recordFailures: { deadLetter: { subject: 'dlq.x' } },
   restore: { checkpointId: 7, kind: 'checkpoint', location: '/state/checkpoints/x' },
 });
