@@ -1,4 +1,4 @@
-// An actor job SIGKILLed in the middle of its input and resumed with `eddy run --resume` publishes exactly the alerts of a failure-free run (state and pending timers from the checkpoint); eddy run names the machine's path.
+// An actor job SIGKILLed in the middle of its input and resumed with `eddy run --resume` publishes exactly the alerts of a failure-free run (state and pending timers from the checkpoint, kept in a directory or on JetStream); eddy run names the machine's path.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -32,29 +32,31 @@ function run(stateDir: string, args: string[], resume: boolean, killWhenReady: b
 }
 
 describe('actor operator: SIGKILL + --resume', () => {
-  it('a job killed with half its input read (armed cards, pending timers) and resumed publishes exactly the reference alerts', async () => {
-    const tag = `actor_resume_${process.pid}`;
-    const nc = await connectNats(natsUrl);
-    const jsm = await jetstreamManager(nc);
-    const stream = `ACTOR_OUT_${tag}`;
-    // The sink deduplicates a re-committed transaction by message id within this window.
-    await jsm.streams.add({ name: stream, subjects: [`${tag}.alerts`], duplicate_window: 120_000_000_000 });
-    try {
-      const stateDir = await dirs.make();
-      const args = ['--out-stream', stream, '--out-subject', `${tag}.alerts`, '--records', String(N)];
-      const killed = await run(stateDir, [...args, '--gate', String(N / 2)], false, true);
-      expect(killed.signal, killed.out).toBe('SIGKILL');
-      // eddy run says which path each actor operator's machine takes.
-      expect(killed.out).toContain('eddy: actor operator "fraud" runs its machine compiled');
-      const resumed = await run(stateDir, args, true, false);
-      expect(resumed.code, resumed.out).toBe(0);
-      expect(resumed.out).toMatch(/resumes from checkpoint \d+/);
-      expect(resumed.out).toContain('ACTOR_RESULT finished');
-      const published = await readJetStream<FraudAlert>(natsUrl, stream, nc);
-      expect(lines(published)).toEqual(lines(referenceAlerts(N)));
-    } finally {
-      await jsm.streams.delete(stream).catch(() => undefined);
-      await nc.close();
-    }
-  }, 120_000);
+  for (const storage of ['local', 'jetstream'] as const)
+    it(`a job killed with half its input read (armed cards, pending timers) and resumed publishes exactly the reference alerts (${storage} checkpoints)`, async () => {
+      const tag = `actor_resume_${process.pid}_${storage}`;
+      const nc = await connectNats(natsUrl);
+      const jsm = await jetstreamManager(nc);
+      const stream = `ACTOR_OUT_${tag}`;
+      // The sink deduplicates a re-committed transaction by message id within this window.
+      await jsm.streams.add({ name: stream, subjects: [`${tag}.alerts`], duplicate_window: 120_000_000_000 });
+      try {
+        const stateDir = await dirs.make();
+        const args = ['--out-stream', stream, '--out-subject', `${tag}.alerts`, '--records', String(N), '--job-name', tag, '--checkpoint-storage', storage];
+        const killed = await run(stateDir, [...args, '--gate', String(N / 2)], false, true);
+        expect(killed.signal, killed.out).toBe('SIGKILL');
+        // eddy run says which path each actor operator's machine takes.
+        expect(killed.out).toContain('eddy: actor operator "fraud" runs its machine compiled');
+        const resumed = await run(stateDir, args, true, false);
+        expect(resumed.code, resumed.out).toBe(0);
+        // The restart point lives where the storage keeps it: a directory, or the job's NATS server.
+        expect(resumed.out).toMatch(storage === 'jetstream' ? /resumes from checkpoint \d+ taken at \S+ \(nats:eddy-cp-/ : /resumes from checkpoint \d+ taken at \S+ \(\//);
+        expect(resumed.out).toContain('ACTOR_RESULT finished');
+        const published = await readJetStream<FraudAlert>(natsUrl, stream, nc);
+        expect(lines(published)).toEqual(lines(referenceAlerts(N)));
+      } finally {
+        await jsm.streams.delete(stream).catch(() => undefined);
+        await nc.close();
+      }
+    }, 120_000);
 });
