@@ -2,7 +2,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { createActor } from 'xstate';
 import type { CheckpointingOptions, RestartPolicyConfig, SupervisionOptions } from '../src/api/fault-tolerance.ts';
-import { countDeadLetters, type CheckpointSummary, type JobResult, type JobStatusInfo, type RestartInfo } from '../src/api/job.ts';
+import { countDeadLetters, type CheckpointSummary, type JobResult, type JobStatusInfo, type JobSummary, type RestartInfo } from '../src/api/job.ts';
 import type { CheckpointMetadata, CheckpointStorage } from '../src/checkpoint/checkpoint-storage.ts';
 import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
 import type { RecordFailurePolicy } from '../src/functions/record-failure-policy.ts';
@@ -81,6 +81,9 @@ export class JobMaster {
   private firstError: ErrorInfo | undefined;
   private killSub: Subscription | undefined;
   private savepointSub: Subscription | undefined;
+  /** `eddy status` and `eddy cancel` from any process on the server. */
+  private infoSub: Subscription | undefined;
+  private cancelSub: Subscription | undefined;
   private readonly started: number;
   private resolveResult!: (r: JobResult) => void;
   private resolveDeployed!: () => void;
@@ -163,6 +166,23 @@ export class JobMaster {
     return this.actor.getSnapshot().value as JobMasterState;
   }
 
+  /** What `eddy status` shows of this job (plain JSON). */
+  summary(): JobSummary {
+    const s = this.status();
+    const last = s.restarts.at(-1);
+    return {
+      jobId: this.o.jobId,
+      jobName: this.o.jobName,
+      state: s.state,
+      pid: process.pid,
+      uptimeMs: Math.round(this.o.clock.monotonic() - this.started),
+      parallelism: Math.max(...this.o.plan.vertices.map((v) => v.parallelism)),
+      restarts: s.restarts.length,
+      ...(last === undefined ? {} : { lastRestartCause: `${last.cause.code}: ${last.cause.message}` }),
+      checkpoints: s.checkpoints === undefined ? null : { completed: s.checkpoints.completed, aborted: s.checkpoints.aborted, lastCompletedId: s.checkpoints.lastCompletedId },
+    };
+  }
+
   status(): JobStatusInfo {
     return { state: this.state, restarts: this.restarts.slice(), checkpoints: this.checkpointStats === undefined ? undefined : structuredClone(this.checkpointStats) };
   }
@@ -187,6 +207,13 @@ export class JobMaster {
           if (msg.reply) msg.respond(this.codec.encodeValue(reached));
         },
       });
+    this.infoSub = o.nc.subscribe(subjects.jobsInfo, { callback: (_err, msg) => void msg.respond(JSON.stringify(this.summary())) });
+    this.cancelSub = o.nc.subscribe(subjects.cancelJob(o.jobId), {
+      callback: (_err, msg) => {
+        this.cancel();
+        void this.result.then((r) => msg.respond(JSON.stringify({ status: r.status })));
+      },
+    });
     this.savepointSub = o.nc.subscribe(subjects.savepoint(o.jobId), {
       callback: (_err, msg) => {
         const { directory } = JSON.parse(new TextDecoder().decode(msg.data) || '{}') as { directory?: string };
@@ -398,6 +425,8 @@ export class JobMaster {
   private complete(status: 'finished' | 'failed' | 'canceled'): void {
     this.killSub?.unsubscribe();
     this.savepointSub?.unsubscribe();
+    this.infoSub?.unsubscribe();
+    this.cancelSub?.unsubscribe();
     this.coordinator?.stop();
     this.supervisor.stop();
     const metrics: Record<string, number> = {};

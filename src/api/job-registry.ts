@@ -1,6 +1,6 @@
 // Running jobs on this machine: `<stateDir>/running/<job>.json` tells `eddy savepoint` and `eddy publish --job` where a job's NATS and id are.
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EddyError } from '../errors.ts';
 
@@ -109,4 +109,24 @@ export async function findRunningJob(stateDir: string, jobName: string): Promise
         'could not clean up (killed with SIGKILL, or the machine restarted). Remove that file; start the job again with eddy run (--resume continues from its last checkpoint).',
     );
   return job;
+}
+
+/** Every job registered under `stateDir` whose process is alive (what `eddy status` asks when no NATS URL is given). */
+export async function runningJobs(stateDir: string): Promise<JobRegistration[]> {
+  let names: string[];
+  try {
+    names = await readdir(dirOf(stateDir));
+  } catch {
+    return [];
+  }
+  const out: JobRegistration[] = [];
+  for (const n of names.filter((f) => f.endsWith('.json'))) {
+    try {
+      const r = JSON.parse(await readFile(join(dirOf(stateDir), n), 'utf8')) as JobRegistration;
+      if (processAlive(r.pid)) out.push(r);
+    } catch {
+      // A file being replaced, or not a registration: not a running job.
+    }
+  }
+  return out;
 }

@@ -26,6 +26,22 @@ export interface CheckpointSummary {
 }
 
 /** A running job's status. */
+/** One running job as `eddy status` lists it (what its job master answers on `eddy.jobs.info`). */
+export interface JobSummary {
+  jobId: string;
+  jobName: string;
+  /** The job master's state: running, restarting, ... */
+  state: string;
+  /** The process running the job master. */
+  pid: number;
+  uptimeMs: number;
+  /** The largest operator parallelism. */
+  parallelism: number;
+  restarts: number;
+  lastRestartCause?: string;
+  checkpoints: { completed: number; aborted: number; lastCompletedId: number | null } | null;
+}
+
 export interface JobStatusInfo {
   state: string;
   restarts: RestartInfo[];

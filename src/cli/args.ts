@@ -2,11 +2,12 @@
 import { parseArgs } from 'node:util';
 
 /** The help texts: `eddy --help` (main) and each command's `eddy <command> --help`. */
-export type HelpTopic = 'main' | 'run' | 'savepoint' | 'publish' | 'new';
+export type HelpTopic = 'main' | 'run' | 'savepoint' | 'publish' | 'new' | 'status' | 'cancel';
 
 /** What the user asked for. */
 export type Command =
   | { kind: 'help'; topic: HelpTopic }
+  | { kind: 'status' | 'cancel'; job: string | undefined; nats: string | undefined; stateDir: string | undefined }
   | { kind: 'version' }
   | {
       kind: 'run';
@@ -164,12 +165,13 @@ export function parseCommand(argv: readonly string[]): Command {
   if (first === undefined) throw new UsageError('no command given', 'main');
   if (first === '--help' || first === '-h' || first === 'help') {
     const topic = rest[0];
-    return { kind: 'help', topic: topic === 'run' || topic === 'savepoint' || topic === 'publish' || topic === 'new' ? topic : 'main' };
+    return { kind: 'help', topic: topic === 'run' || topic === 'savepoint' || topic === 'publish' || topic === 'new' || topic === 'status' || topic === 'cancel' ? topic : 'main' };
   }
   if (first === '--version' || first === '-v' || first === 'version') return { kind: 'version' };
   if (first === 'savepoint') return parseSavepoint(rest);
   if (first === 'publish') return parsePublish(rest);
   if (first === 'new') return parseNew(rest);
+  if (first === 'status' || first === 'cancel') return parseJobCommand(first, rest);
   if (first !== 'run') {
     if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`, 'main');
     throw new UsageError(`unknown command "${first}"`, 'main');
@@ -228,6 +230,34 @@ function parseSavepoint(args: readonly string[]): Command {
     job,
     stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir', 'savepoint'),
     directory: values.dir,
+  };
+}
+
+const JOB_COMMAND_OPTIONS = {
+  nats: { type: 'string' },
+  'state-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `eddy status [<job>]` and `eddy cancel <job>`: a job by name or id, and where to ask. */
+function parseJobCommand(kind: 'status' | 'cancel', args: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: JOB_COMMAND_OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    if (asksForHelp(args)) return { kind: 'help', topic: kind };
+    throw parseError(e, kind);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { kind: 'help', topic: kind };
+  const [job, ...extra] = positionals;
+  if (kind === 'cancel' && (job === undefined || job === '')) throw new UsageError('eddy cancel needs the name or id of a running job, e.g. eddy cancel wordcount', kind);
+  if (extra.length > 0) throw new UsageError(`eddy ${kind} takes one job name or id, got also ${extra.join(' ')}`, kind);
+  return {
+    kind,
+    job: job === '' ? undefined : job,
+    nats: values.nats === undefined ? undefined : checkNatsUrl(values.nats, '--nats', kind),
+    stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir', kind),
   };
 }
 

@@ -11,6 +11,7 @@ import { loadJob } from './load-job.ts';
 import { PUBLISH_HELP, publishCommand } from './publish.ts';
 import { SAVEPOINT_HELP, savepointCommand } from './savepoint.ts';
 import { NEW_HELP, newCommand } from './new-project.ts';
+import { CANCEL_HELP, cancelCommand, STATUS_HELP, statusCommand } from './jobs.ts';
 import type { CliIO } from './cli-io.ts';
 
 export type { CliIO } from './cli-io.ts';
@@ -55,6 +56,8 @@ Usage:
   eddy savepoint <job name> [options]
   eddy publish <subject> [file | -] [options]
   eddy new <directory> [--eddy SPEC]
+  eddy status [<job>] [--nats URL]
+  eddy cancel <job> [--nats URL]
   eddy <command> --help         the options of a command (or: eddy help <command>)
   eddy --help                   show this help
   eddy --version                show the version
@@ -71,12 +74,16 @@ Commands:
              nothing twice; to a running job's private server with --job NAME.
   new        Creates a job project (package.json, strict tsconfig, a job, a vitest
              test, README) in a new or empty directory: npm install && npm test.
+  status     Lists the jobs running on a NATS server (or shows one), from any
+             process connected to it.
+  cancel     Cancels a running job by name or id and waits until it ended.
 
 Examples:
   eddy run examples/wordcount.ts
   eddy run examples/wordcount.ts --parallelism 4 README.md
   eddy run job.ts --nats nats://127.0.0.1:4222
   eddy savepoint wordcount
+  eddy status --nats nats://127.0.0.1:4222
   eddy run job.ts --from-savepoint .eddy/savepoints/wordcount-1a2b-1 -p 3
   eddy run job.ts --resume
   eddy publish sensors.s1 readings.jsonl --job "sensor alerts"
@@ -131,7 +138,7 @@ restoring the job, --resume without checkpoints; 130 / 143 stopped by SIGINT / S
 `;
 
 /** The help text of each topic: `eddy --help`, `eddy <command> --help`, `eddy help <command>`. */
-const HELP: Record<HelpTopic, string> = { main: MAIN_HELP, run: RUN_HELP, savepoint: SAVEPOINT_HELP, publish: PUBLISH_HELP, new: NEW_HELP };
+const HELP: Record<HelpTopic, string> = { main: MAIN_HELP, run: RUN_HELP, savepoint: SAVEPOINT_HELP, publish: PUBLISH_HELP, new: NEW_HELP, status: STATUS_HELP, cancel: CANCEL_HELP };
 
 /** The package version, from package.json. */
 export function version(): string {
@@ -333,6 +340,10 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
         return await publishCommand(cmd, cli);
       case 'new':
         return await newCommand(cmd, cli);
+      case 'status':
+        return await statusCommand(cmd, cli);
+      case 'cancel':
+        return await cancelCommand(cmd, cli);
     }
   } catch (e) {
     if (e instanceof UsageError) {

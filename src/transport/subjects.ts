@@ -22,6 +22,10 @@ export const subjects = {
   toCoordinator: (job: string) => `eddy.${job}.ctl.coord`,
   /** `eddy savepoint` -> job master: request/reply, answers `{ path }` or `{ error }`. */
   savepoint: (job: string) => `eddy.${job}.ctl.savepoint`,
+  /** `eddy status` -> every job master on the server: request/reply, each answers with its JobSummary (JSON). */
+  jobsInfo: 'eddy.jobs.info',
+  /** `eddy cancel` -> job master: request/reply, answered with `{ status }` once the job ended. */
+  cancelJob: (job: string) => `eddy.${job}.ctl.cancel-request`,
   /** Chaos tests -> job master: kill a task actor. */
   kill: (job: string) => `eddy.${job}.ctl.kill`,
   /** Queries of one actor operator subtask's keys (request/reply); the uid is hex-encoded into one token. */
