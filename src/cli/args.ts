@@ -26,9 +26,11 @@ export type Command =
     }
   | {
       kind: 'savepoint';
-      /** The job name (as given to execute) of a job running on this machine. */
+      /** The job name (as given to execute) of a job running on this machine, or (with `nats`) its name or id on that server. */
       job: string;
       stateDir: string | undefined;
+      /** Find the job on this NATS server (from any machine) instead of in the local registry. */
+      nats: string | undefined;
       /** Where to write the savepoint (default: `<state dir>/savepoints/...`). */
       directory: string | undefined;
     }
@@ -111,6 +113,7 @@ const RUN_OPTIONS = {
 
 const SAVEPOINT_OPTIONS = {
   'state-dir': { type: 'string' },
+  nats: { type: 'string' },
   dir: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -229,6 +232,7 @@ function parseSavepoint(args: readonly string[]): Command {
     kind: 'savepoint',
     job,
     stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir', 'savepoint'),
+    nats: values.nats === undefined ? undefined : checkNatsUrl(values.nats, '--nats', 'savepoint'),
     directory: values.dir,
   };
 }

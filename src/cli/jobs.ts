@@ -124,3 +124,17 @@ export async function cancelCommand(cmd: JobCommand, io: CliIO): Promise<number>
   }
   throw new EddyError('EDDY_CONFIG', `no running job "${cmd.job}" answers on ${urls.length === 0 ? 'any server (none given, none registered)' : urls.map(redactNatsUrl).join(', ')}; check the name or id, and --nats / --state-dir`);
 }
+
+/**
+ * The id of the running job `job` (name or id) on the NATS server at `url`, for commands that address
+ * one job from any machine.
+ *
+ * @throws EddyError `EDDY_CONFIG` when no such job answers there.
+ */
+export async function findJobOnServer(url: string, job: string): Promise<string> {
+  const { nc, jobs } = await ask(url, job);
+  await nc.close();
+  const j = jobs.find((x) => matches(x, job));
+  if (j === undefined) throw new EddyError('EDDY_CONFIG', `no running job "${job}" answers on ${redactNatsUrl(url)}; check the name or id`);
+  return j.jobId;
+}

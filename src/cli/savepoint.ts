@@ -2,13 +2,14 @@
 import { resolve } from 'node:path';
 import { errors as natsErrors } from '@nats-io/transport-node';
 import { findRunningJob } from '../api/job-registry.ts';
+import { findJobOnServer } from './jobs.ts';
 import { EddyError } from '../errors.ts';
 import { connectNats } from '../transport/connect-nats.ts';
 import { subjects } from '../transport/subjects.ts';
 import type { Command } from './args.ts';
 import type { CliIO } from './cli-io.ts';
 
-export const SAVEPOINT_HELP = `Usage: eddy savepoint <job name> [--dir DIR] [--state-dir DIR]
+export const SAVEPOINT_HELP = `Usage: eddy savepoint <job name> [--dir DIR] [--state-dir DIR | --nats URL]
 
 Takes a savepoint of a running job (started on this machine, with checkpointing) and
 prints its directory: a full, portable snapshot to start the job from with
@@ -19,6 +20,8 @@ uid). It finds the job, its NATS server and that server's credential under
 Options:
   --dir DIR             where to write the savepoint (default <state dir>/savepoints/<job>-<n>)
   --state-dir DIR       the job's state dir (default EDDY_STATE_DIR or .eddy)
+  --nats URL            find the job (by name or id) on this NATS server instead, from any
+                        machine; the savepoint is written where the job runs
   -h, --help            show this help
 
 Exit codes: 0 the savepoint was written; 1 it failed (the job declined it or did not
@@ -38,7 +41,9 @@ started, ended, or its process is gone).
  */
 export async function savepointCommand(cmd: Extract<Command, { kind: 'savepoint' }>, io: CliIO): Promise<number> {
   const stateDir = resolve(io.cwd, cmd.stateDir ?? (io.env['EDDY_STATE_DIR'] || '.eddy'));
-  const job = await findRunningJob(stateDir, cmd.job);
+  // With --nats the job is found on that server (any machine); else in this machine's registry.
+  const job =
+    cmd.nats !== undefined ? { natsUrl: cmd.nats, jobId: await findJobOnServer(cmd.nats, cmd.job), pid: undefined } : await findRunningJob(stateDir, cmd.job);
   // The registration carries the server's credential (the embedded server's per-run password).
   const nc = await connectNats(job.natsUrl, { timeoutMs: 5000, name: `eddy-savepoint-${cmd.job}` });
   try {
@@ -49,7 +54,7 @@ export async function savepointCommand(cmd: Extract<Command, { kind: 'savepoint'
         throw new EddyError(
           'EDDY_CONFIG',
           `job "${cmd.job}" does not answer on its NATS server (nobody serves its savepoint requests): it is still starting, or ending, ` +
-            `or process ${job.pid} is no longer the job's. Try again; if the job is gone, remove its registration under ${resolve(stateDir, 'running')}.`,
+            `or ${job.pid === undefined ? 'it just ended' : `process ${job.pid} is no longer the job's`}. Try again; if the job is gone, remove its registration under ${resolve(stateDir, 'running')}.`,
           { cause: e },
         );
       if (e instanceof natsErrors.TimeoutError)

@@ -1,4 +1,6 @@
-// `eddy status` and `eddy cancel` against a job running on the test suite's nats-server: found through its job master's answers, from another connection.
+// `eddy status`, `eddy savepoint --nats` and `eddy cancel` against a job running on the test suite's nats-server: found through its job master's answers, from another connection.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { StreamEnvironment } from '../../index.ts';
 import { main } from '../../src/cli/main.ts';
@@ -20,7 +22,7 @@ async function eddy(...argv: string[]): Promise<{ code: number; out: string; err
 }
 
 describe('eddy status / eddy cancel', () => {
-  it('lists a running job with its state, shows it by name or id, and cancels it: the job ends canceled', async () => {
+  it('lists a running job with its state, shows it by name or id, takes a savepoint of it and cancels it: the job ends canceled', async () => {
     const name = `cli-jobs-${process.pid}`;
     const gate = new Gate();
     gate.raise(100); // the source then waits: the job runs until cancelled
@@ -42,6 +44,13 @@ describe('eddy status / eddy cancel', () => {
     const missing = await eddy('status', `${name}-nope`, '--nats', natsUrl);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(new RegExp(`no running job "${name}-nope" answers`));
+
+    // A savepoint of the job, found on the server rather than in a local registry.
+    const dir = join(await dirs.make(), 'sp');
+    const sp = await eddy('savepoint', name, '--nats', natsUrl, '--dir', dir);
+    expect(sp.code, sp.err).toBe(0);
+    expect(sp.out).toBe(`${dir}\n`);
+    expect(existsSync(dir)).toBe(true);
 
     const cancel = await eddy('cancel', name, '--nats', natsUrl);
     expect(cancel.code, cancel.err).toBe(0);
