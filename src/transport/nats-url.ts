@@ -5,6 +5,9 @@
 // (it only reads the `user`/`pass`/`token` options), so every connection eddy makes turns the URL into
 // client options here first; anything printed goes through redactNatsUrl.
 
+import { readFileSync } from 'node:fs';
+import { credsAuthenticator, nkeyAuthenticator, type Authenticator } from '@nats-io/transport-node';
+import { EddyError } from '../errors.ts';
 import type { NatsCredential } from './credentials.ts';
 
 /** The `@nats-io/transport-node` connection options a NATS URL stands for. */
@@ -16,6 +19,45 @@ export interface NatsUrlOptions {
   pass?: string;
   /** From `token@` (userinfo without a colon). */
   token?: string;
+  /** From `?tls_ca=`, `?tls_cert=`, `?tls_key=` (file paths): TLS with this CA and client certificate. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** From `?creds=<file>` (a JWT + seed creds file) or `?nkey=<file>` (an nkey seed file). */
+  authenticator?: Authenticator;
+}
+
+/** The query parameters a NATS URL may carry: file paths, never secrets themselves (the files hold those). */
+const QUERY_KEYS = new Set(['tls_ca', 'tls_cert', 'tls_key', 'creds', 'nkey']);
+
+function readSecretFile(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new EddyError('EDDY_CONFIG', `cannot read the NATS ${what} file ${path} named in the NATS URL: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * TLS and key-based authentication from the URL's query (`tls://host:4222?tls_ca=ca.pem&creds=user.creds`),
+ * so the one URL string eddy passes around (NATS_URL, the job registry, worker processes) says how to connect.
+ */
+function applyQuery(out: NatsUrlOptions, query: string): void {
+  const params = new URLSearchParams(query);
+  for (const k of params.keys())
+    if (!QUERY_KEYS.has(k)) throw new EddyError('EDDY_CONFIG', `unknown NATS URL parameter "${k}"; known: ${[...QUERY_KEYS].join(', ')}`);
+  const tls: NonNullable<NatsUrlOptions['tls']> = {};
+  const ca = params.get('tls_ca');
+  const cert = params.get('tls_cert');
+  const key = params.get('tls_key');
+  if (ca !== null) tls.caFile = ca;
+  if (cert !== null) tls.certFile = cert;
+  if (key !== null) tls.keyFile = key;
+  if ((cert === null) !== (key === null)) throw new EddyError('EDDY_CONFIG', 'a NATS URL with a client certificate needs both tls_cert and tls_key');
+  if (ca !== null || cert !== null) out.tls = tls;
+  const creds = params.get('creds');
+  const nkey = params.get('nkey');
+  if (creds !== null && nkey !== null) throw new EddyError('EDDY_CONFIG', 'a NATS URL takes creds or nkey, not both');
+  if (creds !== null) out.authenticator = credsAuthenticator(readSecretFile(creds, 'creds'));
+  if (nkey !== null) out.authenticator = nkeyAuthenticator(new TextEncoder().encode(new TextDecoder().decode(readSecretFile(nkey, 'nkey seed')).trim()));
 }
 
 interface SplitUrl {
@@ -52,7 +94,8 @@ function decode(part: string): string {
 /**
  * The client options for a NATS URL: the server URL(s) without credentials, and `user`/`pass` or
  * `token` from the URL's userinfo (percent-decoded). A comma-separated list names several servers;
- * the first userinfo found applies to all of them.
+ * the first userinfo found applies to all of them. A query names files: `tls_ca`, `tls_cert` and
+ * `tls_key` (TLS), `creds` (a creds file: user JWT and seed) or `nkey` (an nkey seed file).
  *
  * @example
  * ```ts
@@ -63,8 +106,11 @@ function decode(part: string): string {
  */
 export function natsConnectionOptions(url: string): NatsUrlOptions {
   const parts = url.split(',').filter((p) => p.trim() !== '').map(split);
-  const servers = parts.map((p) => p.scheme + p.rest);
+  // A query (TLS files, creds) applies to every server; the server URLs go without it.
+  const query = parts.map((p) => p.rest.indexOf('?')).map((i, n) => (i < 0 ? undefined : parts[n]!.rest.slice(i + 1))).find((q) => q !== undefined);
+  const servers = parts.map((p) => p.scheme + (p.rest.includes('?') ? p.rest.slice(0, p.rest.indexOf('?')) : p.rest));
   const out: NatsUrlOptions = { servers: servers.length === 1 ? servers[0]! : servers };
+  if (query !== undefined) applyQuery(out, query);
   const info = parts.find((p) => p.userinfo !== undefined)?.userinfo;
   if (info === undefined || info === '') return out;
   const colon = info.indexOf(':');

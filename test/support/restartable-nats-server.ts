@@ -30,7 +30,8 @@ wait "$pid"
 /** How long a (re)start may take before it fails. */
 const START_TIMEOUT_MS = 15_000;
 
-async function freeLoopbackPort(): Promise<number> {
+/** A loopback port nothing listens on right now. */
+export async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
