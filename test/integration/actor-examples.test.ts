@@ -2,11 +2,8 @@
 // timeouts, queryActor, parallelism 1 and 2), order lifecycle (final states, side output) and device protocol
 // (parallel and nested states, unhandled events), each against its plain expected-output function.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { StreamEnvironment, type ActorStateView, type JobClient } from 'eddy';
 import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
 import { createMachineRunner } from '../../src/machines/machine-runner.ts';
@@ -49,32 +46,17 @@ import {
   UNHANDLED_MESSAGES,
   type DeviceMessage,
 } from '../../examples/device-protocol.ts';
+import { tempDirMaker, until } from '../support/example-test-support.ts';
 
 const natsUrl = inject('natsUrl');
 
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'eddy-actor-examples-test-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker('eddy-actor-examples-test-');
 
 const env = (parallelism: number) => StreamEnvironment.create({ parallelism, nats: natsUrl, stateDir: tempDir(), autoWatermarkIntervalMs: 50 });
 
 /** Subjects unique to one test, so tests sharing the server never see each other's messages. */
 const namespace = (): string => `t${randomBytes(4).toString('hex')}`;
 
-/** Waits until `cond()` holds; fails naming `what` after a generous deadline (it only bounds a hang, it proves nothing). */
-async function until(cond: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await cond())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Polls `client.queryActor(FRAUD_OPERATOR, key)` until `cond` holds for the answer; returns that answer. */
 async function queryUntil(client: JobClient, key: unknown, cond: (v: ActorStateView | undefined) => boolean, what: string): Promise<ActorStateView | undefined> {

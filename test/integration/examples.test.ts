@@ -1,12 +1,9 @@
 // The examples as libraries, on the shared test nats-server: word count against a plain count, and the
 // sensor-alerts job against a deterministic sequence of readings (alerts, dead letters, invalid readings, cancel).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { natsConnectionOptions } from '../../src/transport/nats-url.ts';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { StreamEnvironment } from 'eddy';
 import { defaultDeadLetterSubject } from '../../src/functions/record-failure-policy.ts';
 import {
@@ -19,32 +16,17 @@ import {
   type Reading,
 } from '../../examples/sensor-alerts.ts';
 import { formatReport, SAMPLE_TEXT, tokenize, topWords, wordCount } from '../../examples/wordcount.ts';
+import { tempDirMaker, until } from '../support/example-test-support.ts';
 
 const natsUrl = inject('natsUrl');
 
-const tempDirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'eddy-examples-test-'));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirMaker('eddy-examples-test-');
 
 const env = (parallelism: number) => StreamEnvironment.create({ parallelism, nats: natsUrl, stateDir: tempDir() });
 
 /** Subjects unique to one test, so tests sharing the server never see each other's messages. */
 const namespace = (): string => `t${randomBytes(4).toString('hex')}`;
 
-/** Waits until `cond()` holds; fails naming `what` after a generous deadline (it only bounds a hang, it proves nothing). */
-async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('examples/wordcount.ts', () => {
   it('tokenize: lowercase words, inner apostrophes kept, punctuation dropped', () => {
