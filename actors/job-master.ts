@@ -248,6 +248,8 @@ export class JobMaster {
     const { o } = this;
     r.tasks = [];
     const attempt = r.attempt;
+    // What `services.openRestore` hands out while these descriptors are resolved.
+    this.restoreFor = restore;
     for (const vid of r.vertices) {
       const vertex = o.plan.vertices[vid]!;
       for (let s = 0; s < vertex.parallelism; s++) {
@@ -267,7 +269,6 @@ export class JobMaster {
           ...(o.recordFailures === undefined ? {} : { recordFailures: o.recordFailures }),
           ...(restore === undefined ? {} : { restore: { checkpointId: restore.meta.id, kind: restore.meta.kind, location: restore.storage.location } }),
         };
-        this.restoreFor = restore;
         const task = this.launcher.launch(descriptor);
         r.tasks.push(task);
         this.allTasks.add(task);
