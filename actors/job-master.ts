@@ -44,6 +44,8 @@ export interface JobMasterOptions {
   recordFailures?: RecordFailurePolicy | undefined;
   /** Test-only hooks (`testHooks` of the config): without them the master does not subscribe to the kill subject. */
   testHooks?: boolean;
+  /** Tasks run on worker processes: where (the launcher), the job's code and its checkpoint storage's name. Default: in this process. */
+  workers?: { launcher: TaskLauncher; jobCode: string; checkpointStorage: string | undefined };
 }
 
 /** A pipelined region: the tasks that exchange data and therefore restart together from one checkpoint. */
@@ -91,7 +93,7 @@ export class JobMaster {
   private readonly runId = newJobId();
   /** This process as the worker of every task: connection, clock, plan and storages (see task-descriptor.ts). */
   private readonly services: WorkerServices;
-  /** Where tasks run (this process: the one launcher there is today). */
+  /** Where tasks run: this process, or worker processes. */
   private readonly launcher: TaskLauncher;
   /** The restore the tasks being created start from (what `services.openRestore` hands out in this process). */
   private restoreFor: JobMasterOptions['restore'];
@@ -116,7 +118,7 @@ export class JobMaster {
     });
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
     this.deployed = new Promise((resolve) => (this.resolveDeployed = resolve));
-    this.launcher = localTaskLauncher(this.services);
+    this.launcher = o.workers?.launcher ?? localTaskLauncher(this.services);
     this.regions = pipelinedRegions(o.plan).map((vertices, index) => ({ index, vertices, attempt: 0, running: false, tasks: [] }));
     for (const r of this.regions) for (const v of r.vertices) this.regionOf.set(v, r);
     this.supervisor = new Supervisor(
@@ -268,6 +270,8 @@ export class JobMaster {
           ...(o.checkpointing === undefined ? {} : { checkpointing: o.checkpointing.options }),
           ...(o.recordFailures === undefined ? {} : { recordFailures: o.recordFailures }),
           ...(restore === undefined ? {} : { restore: { checkpointId: restore.meta.id, kind: restore.meta.kind, location: restore.storage.location } }),
+          ...(o.workers === undefined ? {} : { jobCode: o.workers.jobCode }),
+          ...(o.workers?.checkpointStorage === undefined ? {} : { checkpointStorage: o.workers.checkpointStorage }),
         };
         const task = this.launcher.launch(descriptor);
         r.tasks.push(task);

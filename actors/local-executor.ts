@@ -24,6 +24,8 @@ import type { StreamGraph } from '../src/graph/stream-graph.ts';
 import { jobDirName, registerJob, unregisterJob } from '../src/api/job-registry.ts';
 import { announceJobNotice } from '../src/api/job-notices.ts';
 import { JobMaster } from './job-master.ts';
+import { deployOnWorkers, type WorkerDeployment } from './worker-deployment.ts';
+import { copyCheckpoint, exportingStorage } from '../src/checkpoint/copy-checkpoint.ts';
 
 interface Storages {
   jobId: string;
@@ -202,6 +204,24 @@ export const localExecutor: PipelineExecutor = {
       throw e;
     }
     const jobId = storages.jobId;
+    let onWorkers: WorkerDeployment | undefined;
+    if (cfg.workers !== 0) {
+      try {
+        onWorkers = await deployOnWorkers(cfg, job.jobName, jobId, plan, nc, url!);
+        // Workers reach only JetStream: a savepoint directory to start from is copied there first.
+        const r = storages.restore;
+        if (r !== undefined && storages.storage !== undefined && r.storage.location !== storages.storage.location) {
+          await copyCheckpoint(r.storage, storages.storage, r.meta);
+          storages.restore = { storage: storages.storage, meta: r.meta };
+        }
+      } catch (e) {
+        await onWorkers?.close();
+        await storages.close();
+        await nc.close().catch(() => undefined);
+        await server?.stop();
+        throw e;
+      }
+    }
     const collectNodes = graph.nodes.filter((n) => job.collect.includes(n.id)).map((n) => ({ id: n.id, parallelism: n.parallelism }));
     const collector = collectResults(nc, jobId, collectNodes);
     const master = new JobMaster({
@@ -225,10 +245,17 @@ export const localExecutor: PipelineExecutor = {
           : {
               options: cfg.checkpointing,
               storage: storages.storage,
-              openSavepointStorage: (path) => LevelCheckpointStorage.open(path),
+              openSavepointStorage: async (path) => {
+                const dir = await LevelCheckpointStorage.open(path);
+                // Tasks on workers write a savepoint to JetStream; it is copied to its directory when it completes.
+                return onWorkers === undefined ? dir : exportingStorage(storages.storage!, dir);
+              },
               savepointDir: join(cfg.stateDir, 'savepoints'),
             },
       restore: storages.restore,
+      ...(onWorkers === undefined
+        ? {}
+        : { workers: { launcher: onWorkers.launcher, jobCode: onWorkers.jobCode, checkpointStorage: cfg.checkpointing === undefined ? undefined : jobDirName(job.jobName) } }),
     });
 
     const natsUrl = url!;
@@ -244,6 +271,7 @@ export const localExecutor: PipelineExecutor = {
           r = { ...r, status: 'failed', error: { code: 'EDDY_INTERNAL', message: 'the job finished but some collected results did not arrive' } };
       }
       collector.close();
+      await onWorkers?.close();
       // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default
       // retention). On JetStream they go while the connection is still open.
       if (storages.storage !== undefined && r.status !== 'failed' && storages.destroy !== undefined) await storages.destroy().catch(() => undefined);

@@ -41,6 +41,10 @@ export interface TaskDescriptor {
   checkpointing?: CheckpointingOptions;
   recordFailures?: RecordFailurePolicy;
   restore?: RestoreHandle;
+  /** Tasks on workers: the hash of the job's code in the job code store (see job-code-store.ts). */
+  jobCode?: string;
+  /** Tasks on workers: the name of the job's JetStream checkpoint storage. */
+  checkpointStorage?: string;
 }
 
 /** What the process that runs a task supplies itself: never part of a descriptor. */

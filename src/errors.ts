@@ -31,6 +31,8 @@ export type EddyErrorCode =
   | 'EDDY_UNHANDLED_EVENT'
   | 'EDDY_QUERY_FAILED'
   | 'EDDY_PLAN_MISMATCH'
+  | 'EDDY_WORKER_LOST'
+  | 'EDDY_NO_SLOTS'
   | 'EDDY_INTERNAL';
 
 /**

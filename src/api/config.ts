@@ -72,6 +72,15 @@ export interface StreamEnvironmentConfig {
    * to that subject, so nothing on the NATS server can kill its tasks.
    */
   testHooks?: boolean;
+  /**
+   * Where the job's tasks run. Unset or 0 (default: `EDDY_WORKERS`, else 0): in this process. A
+   * number N: on N `eddy worker` processes that eddy starts on this machine for the job (and
+   * stops after it). `'existing'`: on the workers already registered on the NATS server (started
+   * with `eddy worker`, on any machine). With workers, checkpoints go to JetStream.
+   */
+  workers?: number | 'existing';
+  /** A worker that sends no heartbeat for this long is lost: its tasks restart elsewhere (default 3000 ms). */
+  workerHeartbeatTimeoutMs?: number;
 }
 
 export interface ResolvedConfig {
@@ -93,9 +102,12 @@ export interface ResolvedConfig {
   /** The job's policy as given (resolved per operator at deployment, where boundedness is known). */
   recordFailures: RecordFailurePolicy | undefined;
   testHooks: boolean;
+  /** 0: tasks run in this process. */
+  workers: number | 'existing';
+  workerHeartbeatTimeoutMs: number;
 }
 
-const KNOWN = new Set(['parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState', 'recordFailures', 'testHooks']);
+const KNOWN = new Set(['workers', 'workerHeartbeatTimeoutMs', 'parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState', 'recordFailures', 'testHooks']);
 
 /** `'a' or 'b'`, `'a', 'b' or 'c'`. */
 function oneOf(names: readonly string[]): string {
@@ -175,7 +187,18 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   const recordFailures = c.recordFailures === undefined ? undefined : validateRecordFailurePolicy(c.recordFailures, 'recordFailures');
   const testHooks = c.testHooks ?? false;
   if (typeof testHooks !== 'boolean') throw configError(`testHooks must be true or false, got ${JSON.stringify(testHooks)}`);
+  const workersRaw = c.workers ?? (process.env['EDDY_WORKERS'] === 'existing' ? 'existing' : envInt('EDDY_WORKERS') ?? 0);
+  if (workersRaw !== 'existing' && (typeof workersRaw !== 'number' || !Number.isInteger(workersRaw) || workersRaw < 0 || workersRaw > 256))
+    throw configError(`workers must be an integer from 0 to 256 or 'existing', got ${JSON.stringify(workersRaw)}`);
+  const workerHeartbeatTimeoutMs = positiveInt(c.workerHeartbeatTimeoutMs ?? 3000, 'workerHeartbeatTimeoutMs', 3_600_000);
+  // Tasks on other processes reach checkpoints only through JetStream.
+  const onWorkers = workersRaw !== 0;
+  if (onWorkers && typeof c.checkpointing === 'object' && c.checkpointing !== null && (c.checkpointing as { storage?: unknown }).storage === 'local')
+    throw configError("checkpointing.storage 'local' cannot serve tasks on worker processes (each would see only its own disk): use 'jetstream' (the default with workers)");
+  const checkpointingOnWorkers = onWorkers && checkpointing !== undefined ? { ...checkpointing, storage: 'jetstream' as const } : checkpointing;
   return {
+    workers: workersRaw,
+    workerHeartbeatTimeoutMs,
     parallelism,
     maxParallelism,
     nats: natsRaw,
@@ -186,7 +209,7 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
     autoWatermarkIntervalMs,
     stateBackend,
     clock,
-    checkpointing,
+    checkpointing: checkpointingOnWorkers,
     restartPolicy,
     supervision,
     restore,

@@ -27,12 +27,26 @@ export interface PipelineExecutor {
 
 let executor: PipelineExecutor | undefined;
 
+/**
+ * A worker process loading a job's code installs an executor here: it captures the job's
+ * submission (to rebuild the plan) instead of running it. A global symbol, so that a job that
+ * loads its own copy of eddy is captured too.
+ */
+const CAPTURE = Symbol.for('eddy.submissionCapture');
+
+/** Makes every submission in this process go to `e` (undefined: back to the registered executor). */
+export function captureSubmissions(e: PipelineExecutor | undefined): void {
+  (globalThis as Record<symbol, unknown>)[CAPTURE] = e;
+}
+
 /** Called once by the runtime entry point (the package's index). */
 export function registerPipelineExecutor(e: PipelineExecutor): void {
   executor = e;
 }
 
 export function pipelineExecutor(): PipelineExecutor {
+  const captured = (globalThis as Record<symbol, unknown>)[CAPTURE] as PipelineExecutor | undefined;
+  if (captured !== undefined) return captured;
   if (executor === undefined)
     throw new EddyError('EDDY_INTERNAL', 'no runtime is registered: import StreamEnvironment from "eddy" (the package entry), not from src/api directly');
   return executor;

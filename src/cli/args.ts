@@ -2,12 +2,16 @@
 import { parseArgs } from 'node:util';
 
 /** The help texts: `eddy --help` (main) and each command's `eddy <command> --help`. */
-export type HelpTopic = 'main' | 'run' | 'savepoint' | 'publish' | 'new' | 'status' | 'cancel';
+export type HelpTopic = 'main' | 'run' | 'savepoint' | 'publish' | 'new' | 'status' | 'cancel' | 'list' | 'worker' | 'workers';
+
+const TOPICS: readonly HelpTopic[] = ['run', 'savepoint', 'publish', 'new', 'status', 'cancel', 'list', 'worker', 'workers'];
 
 /** What the user asked for. */
 export type Command =
   | { kind: 'help'; topic: HelpTopic }
-  | { kind: 'status' | 'cancel'; job: string | undefined; nats: string | undefined; stateDir: string | undefined }
+  | { kind: 'status' | 'cancel' | 'list' | 'workers'; job: string | undefined; nats: string | undefined; stateDir: string | undefined }
+  /** `eddy worker`: its options are parsed by the command (src/cli/worker.ts). */
+  | { kind: 'worker'; args: string[] }
   | { kind: 'version' }
   | {
       kind: 'run';
@@ -23,6 +27,8 @@ export type Command =
       /** `--from-savepoint <dir>`. */
       fromSavepoint: string | undefined;
       allowNonRestoredState: boolean;
+      /** `--workers N|existing`: run the tasks on N local worker processes, or on the workers registered on the server. */
+      workers: number | 'existing' | undefined;
     }
   | {
       kind: 'savepoint';
@@ -108,8 +114,17 @@ const RUN_OPTIONS = {
   resume: { type: 'boolean' },
   'from-savepoint': { type: 'string' },
   'allow-non-restored-state': { type: 'boolean' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Validates `--workers` (or EDDY_WORKERS): a count of local workers, or 'existing'. */
+export function parseWorkers(text: string, what: string): number | 'existing' {
+  if (text === 'existing') return 'existing';
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > 256) throw new UsageError(`${what} must be a number of workers from 0 to 256, or "existing", got ${JSON.stringify(text)}`, 'run');
+  return n;
+}
 
 const SAVEPOINT_OPTIONS = {
   'state-dir': { type: 'string' },
@@ -168,13 +183,14 @@ export function parseCommand(argv: readonly string[]): Command {
   if (first === undefined) throw new UsageError('no command given', 'main');
   if (first === '--help' || first === '-h' || first === 'help') {
     const topic = rest[0];
-    return { kind: 'help', topic: topic === 'run' || topic === 'savepoint' || topic === 'publish' || topic === 'new' || topic === 'status' || topic === 'cancel' ? topic : 'main' };
+    return { kind: 'help', topic: TOPICS.find((t) => t === topic) ?? 'main' };
   }
   if (first === '--version' || first === '-v' || first === 'version') return { kind: 'version' };
   if (first === 'savepoint') return parseSavepoint(rest);
   if (first === 'publish') return parsePublish(rest);
   if (first === 'new') return parseNew(rest);
-  if (first === 'status' || first === 'cancel') return parseJobCommand(first, rest);
+  if (first === 'status' || first === 'cancel' || first === 'list' || first === 'workers') return parseJobCommand(first, rest);
+  if (first === 'worker') return { kind: 'worker', args: [...rest] };
   if (first !== 'run') {
     if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`, 'main');
     throw new UsageError(`unknown command "${first}"`, 'main');
@@ -206,6 +222,7 @@ function parseRun(args: readonly string[]): Command {
     nats: values.nats === undefined ? undefined : checkNatsUrl(values.nats, '--nats'),
     stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir'),
     ...restoreFlags(values.resume === true, values['from-savepoint'], values['allow-non-restored-state'] === true),
+    workers: values.workers === undefined ? undefined : parseWorkers(values.workers, '--workers'),
   };
 }
 
@@ -243,8 +260,8 @@ const JOB_COMMAND_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** `eddy status [<job>]` and `eddy cancel <job>`: a job by name or id, and where to ask. */
-function parseJobCommand(kind: 'status' | 'cancel', args: readonly string[]): Command {
+/** `eddy status [<job>]`, `eddy cancel <job>`, `eddy list` and `eddy workers`: a job by name or id, and where to ask. */
+function parseJobCommand(kind: 'status' | 'cancel' | 'list' | 'workers', args: readonly string[]): Command {
   let parsed;
   try {
     parsed = parseArgs({ args: [...args], options: JOB_COMMAND_OPTIONS, strict: true, allowPositionals: true });
@@ -256,6 +273,7 @@ function parseJobCommand(kind: 'status' | 'cancel', args: readonly string[]): Co
   if (values.help === true) return { kind: 'help', topic: kind };
   const [job, ...extra] = positionals;
   if (kind === 'cancel' && (job === undefined || job === '')) throw new UsageError('eddy cancel needs the name or id of a running job, e.g. eddy cancel wordcount', kind);
+  if ((kind === 'list' || kind === 'workers') && job !== undefined) throw new UsageError(`eddy ${kind} takes no job, got ${job}`, kind);
   if (extra.length > 0) throw new UsageError(`eddy ${kind} takes one job name or id, got also ${extra.join(' ')}`, kind);
   return {
     kind,

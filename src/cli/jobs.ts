@@ -24,6 +24,17 @@ Options:
   -h, --help            show this help
 `;
 
+export const LIST_HELP = `Usage: eddy list [--nats URL] [--state-dir DIR]
+
+Lists the jobs running on a NATS server, one line each (what eddy status prints without
+a job name). Works from any process connected to the server.
+
+Options:
+  --nats URL            the NATS server to ask (default NATS_URL)
+  --state-dir DIR       where running jobs are registered (default EDDY_STATE_DIR or .eddy)
+  -h, --help            show this help
+`;
+
 export const CANCEL_HELP = `Usage: eddy cancel <job> [--nats URL] [--state-dir DIR]
 
 Cancels a running job (by name or id), waits until it ended and prints its final status.
@@ -43,10 +54,10 @@ const GATHER_MS = 1_000;
 /** How long a named job may take to answer (the gathering stops as soon as it did). */
 const FIND_MS = 5_000;
 
-type JobCommand = Extract<Command, { kind: 'status' | 'cancel' }>;
+type JobCommand = Extract<Command, { kind: 'status' | 'cancel' | 'list' | 'workers' }>;
 
 /** The NATS URLs to ask: the flag or NATS_URL, else every distinct server of the jobs registered under the state dir. */
-async function servers(cmd: JobCommand, io: CliIO): Promise<string[]> {
+export async function servers(cmd: JobCommand, io: CliIO): Promise<string[]> {
   const url = cmd.nats ?? (io.env['NATS_URL'] || undefined);
   if (url !== undefined) return [url];
   const stateDir = resolve(io.cwd, cmd.stateDir ?? (io.env['EDDY_STATE_DIR'] || '.eddy'));

@@ -31,9 +31,12 @@ let job = '';
 let entries = {};
 let builtDir = '';
 let fromSources = false;
+let fallbackParents = [];
 export function initialize(data) {
-  ({ job, entries, builtDir, fromSources } = data);
+  ({ job, entries, builtDir, fromSources, fallbackParents } = data);
 }
+/** A package name (not a path, URL or node builtin). */
+const isBare = (s) => !/^(\\.|\\/|file:|node:|data:)/.test(s);
 /** A file URL without query and hash; tsx marks CommonJS modules with a query, partly percent-encoded into the path. */
 const bare = (url) => url.replace(/(\\?|%3F|#).*$/i, '');
 /** Modules made ES modules here (the job and its TypeScript modules): what they import may follow. */
@@ -66,6 +69,15 @@ export async function resolve(specifier, context, next) {
     resolved = await next(specifier, context);
   } catch (e) {
     if (entry !== undefined && (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED')) return next(entry, context);
+    // A job bundle on a worker imports its packages from where the worker runs (or eddy's own).
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' && isBare(specifier))
+      for (const parentURL of fallbackParents) {
+        try {
+          return await next(specifier, { ...context, parentURL });
+        } catch {
+          // try the next place
+        }
+      }
     throw e;
   }
   if (entry !== undefined && fromSources && resolved.url.startsWith(builtDir)) return next(entry, context);
@@ -95,6 +107,16 @@ export async function resolve(specifier, context, next) {
  * ```
  */
 export async function loadJob(jobUrl: string): Promise<unknown> {
+  registerJobLoader(jobUrl, []);
+  return import(jobUrl);
+}
+
+/**
+ * Registers the loader hook for job `jobUrl` ('' for job bundles, which are ES modules already);
+ * bare imports that do not resolve from the importing file are retried from `fallbackParents`
+ * (file URLs of directories ending in '/'), in order.
+ */
+export function registerJobLoader(jobUrl: string, fallbackParents: string[]): void {
   const here = installation();
   register(`data:text/javascript,${encodeURIComponent(HOOK)}`, {
     parentURL: import.meta.url,
@@ -103,7 +125,7 @@ export async function loadJob(jobUrl: string): Promise<unknown> {
       entries: here.entries,
       builtDir: pathToFileURL(`${here.root}/dist/`).href,
       fromSources: here.fromSources,
+      fallbackParents,
     },
   });
-  return import(jobUrl);
 }

@@ -11,7 +11,8 @@ import { loadJob } from './load-job.ts';
 import { PUBLISH_HELP, publishCommand } from './publish.ts';
 import { SAVEPOINT_HELP, savepointCommand } from './savepoint.ts';
 import { NEW_HELP, newCommand } from './new-project.ts';
-import { CANCEL_HELP, cancelCommand, STATUS_HELP, statusCommand } from './jobs.ts';
+import { CANCEL_HELP, cancelCommand, LIST_HELP, STATUS_HELP, statusCommand } from './jobs.ts';
+import { WORKER_HELP, WORKERS_HELP, workerCommand, workersCommand } from './worker.ts';
 import type { CliIO } from './cli-io.ts';
 
 export type { CliIO } from './cli-io.ts';
@@ -58,6 +59,9 @@ Usage:
   eddy new <directory> [--eddy SPEC]
   eddy status [<job>] [--nats URL]
   eddy cancel <job> [--nats URL]
+  eddy list [--nats URL]
+  eddy worker [--nats URL] [--slots N]
+  eddy workers [--nats URL]
   eddy <command> --help         the options of a command (or: eddy help <command>)
   eddy --help                   show this help
   eddy --version                show the version
@@ -77,6 +81,10 @@ Commands:
   status     Lists the jobs running on a NATS server (or shows one), from any
              process connected to it.
   cancel     Cancels a running job by name or id and waits until it ended.
+  list       Lists the running jobs on a NATS server, one line each.
+  worker     Starts a worker process: it runs the tasks job masters place on its
+             slots (eddy run job.ts --workers existing submits to such workers).
+  workers    Lists the workers registered on a NATS server.
 
 Examples:
   eddy run examples/wordcount.ts
@@ -119,6 +127,10 @@ Options:
                         matched by uid
   --allow-non-restored-state
                         drop savepoint state of operators the job no longer has
+  --workers N|existing  run the tasks on N worker processes that eddy starts on this
+                        machine (and stops after the job), or on the workers already
+                        registered on the server (existing; start them with eddy
+                        worker); checkpoints then go to JetStream (sets EDDY_WORKERS)
   -h, --help            show this help
 
 Arguments after the job file that are not options above, and everything after "--",
@@ -138,7 +150,18 @@ restoring the job, --resume without checkpoints; 130 / 143 stopped by SIGINT / S
 `;
 
 /** The help text of each topic: `eddy --help`, `eddy <command> --help`, `eddy help <command>`. */
-const HELP: Record<HelpTopic, string> = { main: MAIN_HELP, run: RUN_HELP, savepoint: SAVEPOINT_HELP, publish: PUBLISH_HELP, new: NEW_HELP, status: STATUS_HELP, cancel: CANCEL_HELP };
+const HELP: Record<HelpTopic, string> = {
+  main: MAIN_HELP,
+  run: RUN_HELP,
+  savepoint: SAVEPOINT_HELP,
+  publish: PUBLISH_HELP,
+  new: NEW_HELP,
+  status: STATUS_HELP,
+  cancel: CANCEL_HELP,
+  list: LIST_HELP,
+  worker: WORKER_HELP,
+  workers: WORKERS_HELP,
+};
 
 /** The package version, from package.json. */
 export function version(): string {
@@ -264,6 +287,7 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
   if (cmd.resume) env['EDDY_RESUME'] = '1';
   if (cmd.fromSavepoint !== undefined) env['EDDY_FROM_SAVEPOINT'] = resolve(io.cwd, cmd.fromSavepoint);
   if (cmd.allowNonRestoredState) env['EDDY_ALLOW_NON_RESTORED_STATE'] = '1';
+  if (cmd.workers !== undefined) env['EDDY_WORKERS'] = String(cmd.workers);
   env['EDDY_JOB_FILE'] = real;
   // The job sees the argv it would see under `node job.ts args...`.
   io.argv.splice(1, io.argv.length - 1, real, ...cmd.jobArgs);
@@ -341,7 +365,12 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
       case 'new':
         return await newCommand(cmd, cli);
       case 'status':
-        return await statusCommand(cmd, cli);
+      case 'list':
+        return await statusCommand({ ...cmd, kind: 'status' }, cli);
+      case 'worker':
+        return await workerCommand(cmd, cli);
+      case 'workers':
+        return await workersCommand(cmd, cli);
       case 'cancel':
         return await cancelCommand(cmd, cli);
     }

@@ -30,6 +30,16 @@ export const subjects = {
   kill: (job: string) => `eddy.${job}.ctl.kill`,
   /** Queries of one actor operator subtask's keys (request/reply); the uid is hex-encoded into one token. */
   actorQuery: (job: string, uid: string, subtask: number) => `eddy.${job}.query.${Buffer.from(uid, 'utf8').toString('hex')}.${subtask}`,
+  /** Workers -> everyone: `eddy worker` processes announce themselves (WorkerInfo, JSON) at a fixed interval. */
+  workerHeartbeat: 'eddy.workers.heartbeat',
+  /** `eddy workers` -> every worker: request/reply, each answers with its WorkerInfo. */
+  workersInfo: 'eddy.workers.info',
+  /** Job master -> one worker: deploy, start, cancel and kill tasks (request/reply). */
+  workerControl: (workerId: string) => `eddy.worker.${workerId}.ctl`,
+  /** Workers -> job master: a task's final report, whoever ended it. */
+  taskReports: (job: string) => `eddy.${job}.ctl.reports`,
+  /** Job master -> workers: the master is alive (a worker stops the job's tasks when it falls silent). */
+  masterHeartbeat: (job: string) => `eddy.${job}.ctl.master`,
   /** Results of `executeAndCollect`, per sink node. */
   collect: (job: string, node: number) => `eddy.${job}.collect.${node}`,
 };
