@@ -1,6 +1,7 @@
 // The job code workers load: a bundle plus the settings the plan depends on, stored in a JetStream Object Store under its content hash.
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { defaultReplicas } from '../src/checkpoint/jetstream-checkpoint-storage.ts';
 import { EddyError } from '../src/errors.ts';
 import { jsonCodec } from './worker-protocol.ts';
 
@@ -33,7 +34,7 @@ async function store(nc: NatsConnection, replicas: number): Promise<ObjectStore>
 }
 
 /** Stores `code` (once per hash: the same bundle submitted again is not stored twice). */
-export async function putJobCode(nc: NatsConnection, code: JobCode, replicas = 1): Promise<void> {
+export async function putJobCode(nc: NatsConnection, code: JobCode, replicas = defaultReplicas(nc)): Promise<void> {
   const os = await store(nc, replicas);
   if ((await os.info(code.hash)) !== null) return;
   await os.putBlob({ name: code.hash, description: `eddy job "${code.jobName}"` }, jsonCodec.encode(code));
@@ -41,7 +42,7 @@ export async function putJobCode(nc: NatsConnection, code: JobCode, replicas = 1
 
 /** The job code stored under `hash`; EDDY_JOB_LOAD when there is none. */
 export async function getJobCode(nc: NatsConnection, hash: string): Promise<JobCode> {
-  const os = await store(nc, 1);
+  const os = await store(nc, defaultReplicas(nc));
   const bytes = await os.getBlob(hash);
   if (bytes === null) throw new EddyError('EDDY_JOB_LOAD', `the job code ${hash.slice(0, 12)} is not in the object store ${BUCKET}: was it removed, or did the job master submit it to another NATS server?`);
   return jsonCodec.decode<JobCode>(bytes);

@@ -25,8 +25,19 @@ function live(e: KvEntry | null): KvEntry | undefined {
 }
 
 export interface JetStreamCheckpointStorageOptions {
-  /** JetStream replicas of the KV bucket and the object store (3 on a cluster survives the loss of one server); default 1. */
+  /** JetStream replicas of the KV bucket and the object store (3 on a cluster survives the loss of one server); default {@link defaultReplicas}. */
   replicas?: number;
+}
+
+/**
+ * Replicas for eddy's own JetStream buckets on the server `nc` is connected to: 1 on a single
+ * server, up to 3 on a cluster (as many servers as it announces), so checkpoints and job code
+ * survive the loss of one server of three.
+ */
+export function defaultReplicas(nc: NatsConnection): number {
+  const info = nc.info;
+  if (info?.cluster === undefined || info.cluster === '') return 1;
+  return Math.max(1, Math.min(3, info.connect_urls?.length ?? 1));
 }
 
 /**
@@ -58,7 +69,7 @@ export class JetStreamCheckpointStorage implements CheckpointStorage {
   static async open(nc: NatsConnection, name: string, options: JetStreamCheckpointStorageOptions = {}): Promise<JetStreamCheckpointStorage> {
     if (typeof name !== 'string' || name.length === 0) throw new EddyError('EDDY_INVALID_ARGUMENT', `JetStreamCheckpointStorage needs a non-empty name, got ${JSON.stringify(name)}`);
     const bucket = checkpointBucket(name);
-    const replicas = options.replicas ?? 1;
+    const replicas = options.replicas ?? defaultReplicas(nc);
     try {
       const kv = await new Kvm(nc).create(bucket, { history: 1, replicas });
       const os = await new Objm(nc).create(bucket, { replicas });
