@@ -164,4 +164,47 @@ describe('jobs on worker processes', () => {
     expect(result.restarts[0]!.checkpointId).not.toBeNull();
     expectExactlyOnce(await readAll(s.stream), records);
   });
+
+  it('a worker frozen (SIGSTOP) until it is declared lost, then resumed (SIGCONT), commits nothing from its stale attempt', async () => {
+    const records = 24000;
+    const s = await newStream();
+    const run = start(['run', '--workers', '3', ...jobArgs(s, records, 6000, 'w-freeze')]);
+    let frozen = 0;
+    try {
+      await until(async () => (await stored(s.stream)) >= records / 4, () => `a quarter of the output; stderr: ${run.err()}`, 60_000);
+      const busy = (await workers()).filter((w) => Object.keys(w.tasks).length > 0);
+      expect(busy.length).toBeGreaterThanOrEqual(2);
+      frozen = busy[0]!.pid;
+      process.kill(frozen, 'SIGSTOP');
+      // Positive proof that the job master gave up on it: the job reports a restart.
+      await until(async () => {
+        const replies = await nc.requestMany(subjects.jobsInfo, '', { maxWait: 1000 }).catch(() => []);
+        for await (const m of replies) {
+          const j = JSON.parse(new TextDecoder().decode(m.data)) as { jobName: string; restarts: number };
+          if (j.jobName === 'w-freeze' && j.restarts >= 1) return true;
+        }
+        return false;
+      }, 'the job restarted after the worker froze', 30_000);
+      process.kill(frozen, 'SIGCONT');
+      const resumed = frozen;
+      frozen = 0;
+      expect(resumed).toBeGreaterThan(0);
+      expect(await run.exited, run.err()).toBe(0);
+    } finally {
+      // Never leave a stopped process behind (it may have exited already).
+      if (frozen !== 0) {
+        try {
+          process.kill(frozen, 'SIGCONT');
+        } catch {
+          // gone
+        }
+      }
+      run.child.kill('SIGKILL');
+    }
+    const result = resultOf(run);
+    expect(result.status).toBe('finished');
+    expect(result.restarts[0]!.cause.code).toBe('EDDY_WORKER_LOST');
+    expect(result.restarts[0]!.cause.message).toMatch(/sent no heartbeat/);
+    expectExactlyOnce(await readAll(s.stream), records);
+  });
 });
