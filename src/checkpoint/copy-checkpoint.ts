@@ -16,7 +16,8 @@ export async function copyCheckpoint(from: CheckpointStorage, to: CheckpointStor
   for (const op of Object.values(meta.operators))
     for (const h of op.subtasks) {
       for (const c of h.chain) chunks.add(c);
-      blobs.add(h.state);
+      // '': the subtask wrote no state blob.
+      if (h.state !== '') blobs.add(h.state);
     }
   for (const id of chunks) {
     const parts = new Map<number, Uint8Array>();

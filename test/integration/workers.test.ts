@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LevelCheckpointStorage } from '../../src/checkpoint/level-checkpoint-storage.ts';
 import { connectNats } from '../../src/transport/connect-nats.ts';
 import { subjects } from '../../src/transport/subjects.ts';
 import { tempDirMaker, until } from '../support/example-test-support.ts';
@@ -113,8 +114,22 @@ interface WorkerLine {
 
 async function workers(): Promise<WorkerLine[]> {
   const found: WorkerLine[] = [];
-  const replies = await nc.requestMany(subjects.workersInfo, '', { maxWait: 1000 }).catch(() => []);
-  for await (const m of replies) found.push(JSON.parse(new TextDecoder().decode(m.data)) as WorkerLine);
+  try {
+    for await (const m of await nc.requestMany(subjects.workersInfo, '', { maxWait: 1000 })) found.push(JSON.parse(new TextDecoder().decode(m.data)) as WorkerLine);
+  } catch {
+    // no responders: no worker runs
+  }
+  return found;
+}
+
+/** The job masters' answers on eddy.jobs.info (none: no job runs). */
+async function jobs(): Promise<{ jobName: string; jobId: string; state: string; restarts: number }[]> {
+  const found: { jobName: string; jobId: string; state: string; restarts: number }[] = [];
+  try {
+    for await (const m of await nc.requestMany(subjects.jobsInfo, '', { maxWait: 1000 })) found.push(JSON.parse(new TextDecoder().decode(m.data)));
+  } catch {
+    // no responders: no job runs yet
+  }
   return found;
 }
 
@@ -177,14 +192,7 @@ describe('jobs on worker processes', () => {
       frozen = busy[0]!.pid;
       process.kill(frozen, 'SIGSTOP');
       // Positive proof that the job master gave up on it: the job reports a restart.
-      await until(async () => {
-        const replies = await nc.requestMany(subjects.jobsInfo, '', { maxWait: 1000 }).catch(() => []);
-        for await (const m of replies) {
-          const j = JSON.parse(new TextDecoder().decode(m.data)) as { jobName: string; restarts: number };
-          if (j.jobName === 'w-freeze' && j.restarts >= 1) return true;
-        }
-        return false;
-      }, 'the job restarted after the worker froze', 30_000);
+      await until(async () => (await jobs()).some((j) => j.jobName === 'w-freeze' && j.restarts >= 1), 'the job restarted after the worker froze', 30_000);
       process.kill(frozen, 'SIGCONT');
       const resumed = frozen;
       frozen = 0;
@@ -206,5 +214,58 @@ describe('jobs on worker processes', () => {
     expect(result.restarts[0]!.cause.code).toBe('EDDY_WORKER_LOST');
     expect(result.restarts[0]!.cause.message).toMatch(/sent no heartbeat/);
     expectExactlyOnce(await readAll(s.stream), records);
+  });
+
+  it('a savepoint of a job on workers lands in its directory, and a job on workers starts from it', async () => {
+    const stateDir = join(tempDir(), 'sp-state');
+    const target = join(tempDir(), 'sp-on-workers');
+    /** The running job named sp-cli, once it answers as running. */
+    const running = async (): Promise<string | undefined> => (await jobs()).find((j) => j.jobName === 'sp-cli' && j.state === 'running')?.jobId;
+    const first = start(['run', 'test/fixtures/savepoint-cli-job.ts', '--workers', '2', '-p', '2', '--state-dir', stateDir]);
+    try {
+      let jobId: string | undefined;
+      await until(async () => (jobId = await running()) !== undefined, () => `the job runs; stderr: ${first.err()}`, 60_000);
+      const reply = await nc.request(subjects.savepoint(jobId!), JSON.stringify({ directory: target }), { timeout: 60_000 });
+      expect(JSON.parse(new TextDecoder().decode(reply.data))).toEqual({ path: target });
+    } finally {
+      first.child.kill('SIGINT');
+      await first.exited;
+    }
+    const storage = await LevelCheckpointStorage.open(target);
+    const meta = await storage.latest();
+    await storage.close();
+    expect(meta?.kind).toBe('savepoint');
+    expect(meta?.operators['counts']?.keyed).toBe(true);
+    expect(meta?.operators['counts']?.subtasks.length).toBe(2);
+
+    const second = start(['run', 'test/fixtures/savepoint-cli-job.ts', '--workers', '2', '-p', '2', '--state-dir', stateDir, '--from-savepoint', target]);
+    try {
+      await until(() => second.err().includes(`starts from savepoint ${meta!.id}`), () => `the restore notice; stderr: ${second.err()}`, 60_000);
+      await until(async () => (await running()) !== undefined, () => `the restored job runs on its workers; stderr: ${second.err()}`, 60_000);
+    } finally {
+      second.child.kill('SIGINT');
+      await second.exited;
+    }
+    expect(second.err()).not.toMatch(/EDDY_(STATE_MISMATCH|INTERNAL)/);
+  });
+
+  it('workers started by eddy run --workers exit when it is killed (SIGKILL)', async () => {
+    const run = start(['run', 'test/fixtures/savepoint-cli-job.ts', '--workers', '2', '-p', '2', '--state-dir', join(tempDir(), 'attached')]);
+    let pids: number[] = [];
+    try {
+      await until(async () => (pids = (await workers()).filter((w) => Object.keys(w.tasks).length > 0).map((w) => w.pid)).length === 2, () => `two busy workers; stderr: ${run.err()}`, 40_000);
+    } finally {
+      run.child.kill('SIGKILL');
+      await run.exited;
+    }
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until(() => pids.every((p) => !alive(p)), () => `workers ${pids.filter(alive).join(', ')} still run after their eddy run died`, 15_000);
   });
 });
