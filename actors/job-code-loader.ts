@@ -72,7 +72,8 @@ async function load(code: JobCode, dir: string, clock: Clock, timeoutMs: number)
         throw new EddyError('EDDY_JOB_LOAD', `the code of job "${code.jobName}" (${code.jobFile}) ran to its end on this worker without executing a job of that name`);
       },
       (e: unknown) => {
-        throw new EddyError('EDDY_JOB_LOAD', `the code of job "${code.jobName}" (${code.jobFile}) failed to load on this worker: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+        const missing = (e as NodeJS.ErrnoException)?.code === 'ERR_MODULE_NOT_FOUND' ? `; install the package where the worker runs (its working directory ${process.cwd()}) or next to eddy` : '';
+        throw new EddyError('EDDY_JOB_LOAD', `the code of job "${code.jobName}" (${code.jobFile}) failed to load on this worker: ${(e as Error)?.message ?? String(e)}${missing}`, { cause: e });
       },
     );
     const timeout = new Promise<never>((_, reject) => {

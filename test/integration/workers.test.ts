@@ -1,5 +1,6 @@
 // Jobs on worker processes (`eddy worker`, `eddy run --workers`): the same result as in one process, and exactly-once output when a worker is killed or frozen.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -267,5 +268,25 @@ describe('jobs on worker processes', () => {
       }
     };
     await until(() => pids.every((p) => !alive(p)), () => `workers ${pids.filter(alive).join(', ')} still run after their eddy run died`, 15_000);
+  });
+
+  it('a worker that cannot load the job (a package missing where it runs) fails the job with EDDY_JOB_LOAD naming the package', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'node_modules', 'only-here'), { recursive: true });
+    writeFileSync(join(dir, 'node_modules', 'only-here', 'package.json'), JSON.stringify({ name: 'only-here', version: '1.0.0', type: 'module', main: 'index.js' }));
+    writeFileSync(join(dir, 'node_modules', 'only-here', 'index.js'), 'export const double = (x) => x * 2;\n');
+    writeFileSync(
+      join(dir, 'job.ts'),
+      "import { StreamEnvironment } from 'eddy';\nimport { double } from 'only-here';\n" +
+        "const env = StreamEnvironment.create();\nenv.fromCollection([1, 2, 3]).map((x) => double(x)).print();\nawait env.execute('w-missing');\n",
+    );
+    // The submitting process resolves the package next to the job; the worker (working directory: the
+    // repository, state dir and loaded code outside the job's folder) cannot.
+    const run = start(['run', join(dir, 'job.ts'), '--workers', '1', '--state-dir', join(tempDir(), 'state')]);
+    expect(await run.exited).toBe(1);
+    expect(run.err()).toMatch(/EDDY_JOB_LOAD/);
+    expect(run.err()).toContain('only-here');
+    expect(run.err()).toContain('w-missing');
+    expect(run.err()).toContain('install the package where the worker runs');
   });
 });
