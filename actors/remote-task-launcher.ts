@@ -37,7 +37,8 @@ class RemoteTaskHandle implements TaskHandle {
     readonly workerId: string | undefined,
     readonly vertexName: string,
     parallelism: number,
-    private readonly placement: unknown,
+    /** Why no worker could be chosen (the handle then fails at prepare). */
+    private readonly placementError: unknown,
   ) {
     this.key = taskKey(d);
     this.name = `${vertexName} (${d.subtask + 1}/${parallelism})${workerId === undefined ? '' : ` on worker ${workerId}`}`;
@@ -67,7 +68,7 @@ class RemoteTaskHandle implements TaskHandle {
   }
 
   async prepare(): Promise<void> {
-    if (this.workerId === undefined) return this.fail(toErrorInfo(this.placement));
+    if (this.workerId === undefined) return this.fail(toErrorInfo(this.placementError));
     this.state = 'restoring';
     try {
       const reply = await this.l.request(this.workerId, { op: 'deploy', descriptor: this.d, slot: this.d.subtask }, DEPLOY_TIMEOUT_MS);
@@ -147,11 +148,6 @@ export class RemoteTaskLauncher implements TaskLauncher {
       // the connection is gone: the job master fails the job on its own
     }
     this.beat = this.clock.schedule(MASTER_HEARTBEAT_MS, () => this.heartbeat());
-  }
-
-  /** Where each slot runs now. */
-  placement(): ReadonlyMap<number, string> {
-    return this.assignment;
   }
 
   launch(d: TaskDescriptor): TaskHandle {

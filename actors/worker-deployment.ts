@@ -20,7 +20,6 @@ const WORKERS_WAIT_MS = 60_000;
 export interface WorkerDeployment {
   launcher: RemoteTaskLauncher;
   jobCode: string;
-  pool: WorkerPool;
   /** Stops the launcher and the pool, then the local workers this deployment started. */
   close(): Promise<void>;
 }
@@ -100,7 +99,6 @@ export async function deployOnWorkers(cfg: ResolvedConfig, jobName: string, jobI
   return {
     launcher,
     jobCode: hash,
-    pool,
     close: async () => {
       launcher.close();
       pool.close();
