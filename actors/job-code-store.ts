@@ -1,7 +1,8 @@
 // The job code workers load: a bundle plus the settings the plan depends on, stored in a JetStream Object Store under its content hash.
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { defaultReplicas } from '../src/checkpoint/jetstream-checkpoint-storage.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { defaultReplicas, readObjectStoreBlob } from '../src/checkpoint/jetstream-checkpoint-storage.ts';
 import { EddyError } from '../src/errors.ts';
 import { jsonCodec } from './worker-protocol.ts';
 
@@ -43,7 +44,8 @@ export async function putJobCode(nc: NatsConnection, code: JobCode, replicas = d
 /** The job code stored under `hash`; EDDY_JOB_LOAD when there is none. */
 export async function getJobCode(nc: NatsConnection, hash: string): Promise<JobCode> {
   const os = await store(nc, defaultReplicas(nc));
-  const bytes = await os.getBlob(hash);
+  // Not os.getBlob: see readObjectStoreBlob (a worker starting while one server of a cluster is down).
+  const bytes = await readObjectStoreBlob(await jetstreamManager(nc), os, BUCKET, hash, `the job code store (object store ${BUCKET})`);
   if (bytes === null) throw new EddyError('EDDY_JOB_LOAD', `the job code ${hash.slice(0, 12)} is not in the object store ${BUCKET}: was it removed, or did the job master submit it to another NATS server?`);
   return jsonCodec.decode<JobCode>(bytes);
 }

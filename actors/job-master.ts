@@ -46,6 +46,15 @@ export interface JobMasterOptions {
   testHooks?: boolean;
   /** Tasks run on worker processes: where (the launcher), the job's code and its checkpoint storage's name. Default: in this process. */
   workers?: { launcher: TaskLauncher; jobCode: string; checkpointStorage: string | undefined };
+  /** This master's run id (in its tasks' descriptors and chunk names). Default: a new one. */
+  runId?: string;
+  /**
+   * The lease of a job on workers (see master-lease.ts): every deployment first claims its attempt
+   * number there, and fails the job with EDDY_MASTER_FENCED once another master took the lease.
+   */
+  lease?: { claimAttempt(attempt: number): Promise<void> };
+  /** Took the job over from a master that died: its regions start at this attempt, and the takeover is recorded as a restart with this cause. */
+  takeover?: { firstAttempt: number; cause: ErrorInfo };
 }
 
 /** A pipelined region: the tasks that exchange data and therefore restart together from one checkpoint. */
@@ -90,7 +99,7 @@ export class JobMaster {
   private resolveResult!: (r: JobResult) => void;
   private resolveDeployed!: () => void;
   private savepoints = 0;
-  private readonly runId = newJobId();
+  private readonly runId: string;
   /** This process as the worker of every task: connection, clock, plan and storages (see task-descriptor.ts). */
   private readonly services: WorkerServices;
   /** Where tasks run: this process, or worker processes. */
@@ -103,6 +112,7 @@ export class JobMaster {
 
   constructor(private readonly o: JobMasterOptions) {
     this.started = o.clock.monotonic();
+    this.runId = o.runId ?? newJobId();
     this.services = workerServices({
       nc: o.nc,
       clock: o.clock,
@@ -119,7 +129,8 @@ export class JobMaster {
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
     this.deployed = new Promise((resolve) => (this.resolveDeployed = resolve));
     this.launcher = o.workers?.launcher ?? localTaskLauncher(this.services);
-    this.regions = pipelinedRegions(o.plan).map((vertices, index) => ({ index, vertices, attempt: 0, running: false, tasks: [] }));
+    const firstAttempt = o.takeover?.firstAttempt ?? 0;
+    this.regions = pipelinedRegions(o.plan).map((vertices, index) => ({ index, vertices, attempt: firstAttempt, running: false, tasks: [] }));
     for (const r of this.regions) for (const v of r.vertices) this.regionOf.set(v, r);
     this.supervisor = new Supervisor(
       {
@@ -236,6 +247,9 @@ export class JobMaster {
         toErrorInfo(new EddyError('EDDY_NATS_CONNECTION_LOST', `the connection to NATS closed while job "${o.jobName}" ran${err ? `: ${err.message}` : ''}`, { cause: err })),
       );
     });
+    if (o.takeover !== undefined)
+      this.restarts.push({ atMs: 0, regions: this.regions.map((r) => r.index), cause: o.takeover.cause, checkpointId: o.restore?.meta.id ?? null });
+    if (!(await this.claimAttempts())) return this.result;
     for (const r of this.regions) this.createTasks(r, o.restore);
     await this.prepareAndStart(this.regions, true);
     this.resolveDeployed();
@@ -354,9 +368,26 @@ export class JobMaster {
       cause,
       checkpointId: restore?.meta.id ?? null,
     });
-    if (this.state !== 'restarting') return;
+    if (this.state !== 'restarting' || !(await this.claimAttempts()) || this.state !== 'restarting') return;
     for (const r of regions) this.createTasks(r, restore);
     await this.prepareAndStart(regions, false);
+  }
+
+  /** Claims the regions' current attempts in the lease before they deploy; false (the job failed) when another master holds it. */
+  private async claimAttempts(): Promise<boolean> {
+    if (this.o.lease === undefined) return true;
+    try {
+      await this.o.lease.claimAttempt(Math.max(...this.regions.map((r) => r.attempt)));
+      return true;
+    } catch (e) {
+      this.onFailure(toErrorInfo(e));
+      return false;
+    }
+  }
+
+  /** Fails the job with `cause` from outside (e.g. its lease was taken over): every task stops. */
+  fail(cause: ErrorInfo): void {
+    this.onFailure(cause);
   }
 
   /** Triggers a savepoint; resolves with its directory. */

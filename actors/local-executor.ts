@@ -26,6 +26,8 @@ import { announceJobNotice } from '../src/api/job-notices.ts';
 import { JobMaster } from './job-master.ts';
 import { deployOnWorkers, type WorkerDeployment } from './worker-deployment.ts';
 import { copyCheckpoint, exportingStorage } from '../src/checkpoint/copy-checkpoint.ts';
+import { leasedStorage, MasterLease } from './master-lease.ts';
+import { electMaster, endedJob, type Elected } from './master-election.ts';
 
 interface Storages {
   jobId: string;
@@ -59,10 +61,10 @@ function checkRestore(cfg: ResolvedConfig, graph: StreamGraph, restore: NonNulla
  * checkpoint: nothing was committed then); it fails when there is no checkpoint directory at all
  * (as Flink fails on a restore path that does not exist). A savepoint starts a new job id.
  */
-async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph, connection: () => Promise<NatsConnection>): Promise<Storages> {
-  if (cfg.checkpointing?.storage === 'jetstream') return openJetStreamStorages(cfg, jobName, graph, await connection());
+async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph, connection: () => Promise<NatsConnection>, newId = newJobId()): Promise<Storages> {
+  if (cfg.checkpointing?.storage === 'jetstream') return openJetStreamStorages(cfg, jobName, graph, await connection(), newId);
   const dir = join(cfg.stateDir, 'checkpoints', jobDirName(jobName));
-  let jobId = newJobId();
+  let jobId = newId;
   let storage: CheckpointStorage | undefined;
   let restore: Storages['restore'];
   let savepoint: CheckpointStorage | undefined;
@@ -104,8 +106,8 @@ async function openStorages(cfg: ResolvedConfig, jobName: string, graph: StreamG
  * there (or starts empty when there is none); a fresh run clears what an earlier run left.
  * Savepoints stay directories.
  */
-async function openJetStreamStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph, nc: NatsConnection): Promise<Storages> {
-  let jobId = newJobId();
+async function openJetStreamStorages(cfg: ResolvedConfig, jobName: string, graph: StreamGraph, nc: NatsConnection, newId: string): Promise<Storages> {
+  let jobId = newId;
   let restore: Storages['restore'];
   let savepoint: CheckpointStorage | undefined;
   let storage = await JetStreamCheckpointStorage.open(nc, jobDirName(jobName));
@@ -192,12 +194,24 @@ export const localExecutor: PipelineExecutor = {
         }
         return connectNats(url, { timeoutMs: cfg.connectTimeoutMs, name: `eddy-${job.jobName}`, clock: cfg.clock });
       })());
+    const runId = newJobId();
     let storages: Storages;
     let nc: NatsConnection;
+    let election: Elected | undefined;
     try {
-      storages = await openStorages(cfg, job.jobName, graph, connection);
+      if (cfg.standby) {
+        const e = await electMaster(cfg, job.jobName, runId, await connection());
+        if ('ended' in e) {
+          await connected!.then((c) => c.close()).catch(() => undefined);
+          return endedJob(e.ended, url!);
+        }
+        election = e;
+      }
+      // A master that takes over continues the latest checkpoint, whatever this process was asked.
+      storages = await openStorages(election?.takeover === undefined ? cfg : { ...cfg, restore: { latest: true } }, job.jobName, graph, connection, election?.jobId);
       nc = await connection();
     } catch (e) {
+      election?.lease.close();
       if (connected !== undefined) await connected.then((c) => c.close()).catch(() => undefined);
       await server?.stop();
       await storages!?.close();
@@ -205,9 +219,12 @@ export const localExecutor: PipelineExecutor = {
     }
     const jobId = storages.jobId;
     let onWorkers: WorkerDeployment | undefined;
+    let lease = election?.lease;
     if (cfg.workers !== 0) {
       try {
-        onWorkers = await deployOnWorkers(cfg, job.jobName, jobId, plan, nc, url!);
+        // One master at a time per job: a fresh run takes the lease (fencing a master still holding it).
+        lease ??= await MasterLease.acquire(nc, cfg.clock, cfg.workerHeartbeatTimeoutMs, { owner: runId, jobId, jobName: job.jobName });
+        onWorkers = await deployOnWorkers(cfg, job.jobName, jobId, runId, plan, nc, url!);
         // Workers reach only JetStream: a savepoint directory to start from is copied there first.
         const r = storages.restore;
         if (r !== undefined && storages.storage !== undefined && r.storage.location !== storages.storage.location) {
@@ -215,6 +232,7 @@ export const localExecutor: PipelineExecutor = {
           storages.restore = { storage: storages.storage, meta: r.meta };
         }
       } catch (e) {
+        lease?.close();
         await onWorkers?.close();
         await storages.close();
         await nc.close().catch(() => undefined);
@@ -244,7 +262,7 @@ export const localExecutor: PipelineExecutor = {
           ? undefined
           : {
               options: cfg.checkpointing,
-              storage: storages.storage,
+              storage: lease === undefined ? storages.storage : leasedStorage(storages.storage, lease),
               openSavepointStorage: async (path) => {
                 const dir = await LevelCheckpointStorage.open(path);
                 // Tasks on workers write a savepoint to JetStream; it is copied to its directory when it completes.
@@ -256,7 +274,11 @@ export const localExecutor: PipelineExecutor = {
       ...(onWorkers === undefined
         ? {}
         : { workers: { launcher: onWorkers.launcher, jobCode: onWorkers.jobCode, checkpointStorage: cfg.checkpointing === undefined ? undefined : jobDirName(job.jobName) } }),
+      runId,
+      ...(lease === undefined ? {} : { lease }),
+      ...(election?.takeover === undefined ? {} : { takeover: election.takeover }),
     });
+    lease?.onFenced((cause) => master.fail(cause));
 
     const natsUrl = url!;
     await registerJob(cfg.stateDir, { jobId, jobName: job.jobName, natsUrl, pid: process.pid }).catch(() => undefined);
@@ -270,6 +292,8 @@ export const localExecutor: PipelineExecutor = {
         if (!collector.complete())
           r = { ...r, status: 'failed', error: { code: 'EDDY_INTERNAL', message: 'the job finished but some collected results did not arrive' } };
       }
+      // Standbys waiting on the lease learn the outcome (a fenced master writes nothing).
+      await lease?.finish(r);
       collector.close();
       await onWorkers?.close();
       // Checkpoints outlive a failed job (for --resume), not a finished or canceled one (Flink's default
@@ -307,9 +331,13 @@ export const localExecutor: PipelineExecutor = {
         announceJobNotice({ kind: 'actor-path', jobName: job.jobName, jobId, operator: n.name, path: s.path, ...(s.fallbackReason === undefined ? {} : { reason: s.fallbackReason }) });
     }
     // Say where the state came from (eddy run prints it); the library itself never prints.
+    if (election?.takeover !== undefined) {
+      const p = election.previous!;
+      announceJobNotice({ kind: 'took-over', jobName: job.jobName, jobId, previousPid: p.pid, previousHost: p.host });
+    }
     if (storages.restore !== undefined) {
       const { meta, storage } = storages.restore;
-      const from = cfg.restore !== undefined && 'latest' in cfg.restore ? 'checkpoint' : 'savepoint';
+      const from = election?.takeover !== undefined || (cfg.restore !== undefined && 'latest' in cfg.restore) ? 'checkpoint' : 'savepoint';
       announceJobNotice({ kind: 'restored', jobName: job.jobName, jobId, from, checkpointId: meta.id, timestamp: meta.timestamp, location: storage.location });
     } else if (cfg.restore !== undefined && 'latest' in cfg.restore) {
       announceJobNotice({ kind: 'resume-empty', jobName: job.jobName, jobId, location: storages.storage?.location ?? join(cfg.stateDir, 'checkpoints', jobDirName(job.jobName)) });

@@ -1,5 +1,5 @@
 // Runs a job's tasks on worker processes: places each on a slot, deploys it over NATS, and relays its lifecycle as a TaskHandle.
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { errors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { EddyError, toErrorInfo, type ErrorInfo } from '../src/errors.ts';
 import type { Cancelable, Clock } from '../src/time/clock.ts';
 import { subjects } from '../src/transport/subjects.ts';
@@ -71,7 +71,7 @@ class RemoteTaskHandle implements TaskHandle {
     if (this.workerId === undefined) return this.fail(toErrorInfo(this.placementError));
     this.state = 'restoring';
     try {
-      const reply = await this.l.request(this.workerId, { op: 'deploy', descriptor: this.d, slot: this.d.subtask }, DEPLOY_TIMEOUT_MS);
+      const reply = await this.l.deploy(this.workerId, { op: 'deploy', descriptor: this.d, slot: this.d.subtask });
       if (!reply.ok) return this.fail(reply.error);
       if (reply.failure !== undefined) this.failureCause = reply.failure;
     } catch (e) {
@@ -120,6 +120,8 @@ export class RemoteTaskLauncher implements TaskLauncher {
     private readonly nc: NatsConnection,
     private readonly clock: Clock,
     private readonly jobId: string,
+    /** The run of the job master: its heartbeats name it, so workers tell it from a master that took over. */
+    private readonly runId: string,
     readonly pool: WorkerPool,
     private readonly vertices: VertexNames,
   ) {}
@@ -143,7 +145,7 @@ export class RemoteTaskLauncher implements TaskLauncher {
   private heartbeat(): void {
     if (this.closed) return;
     try {
-      this.nc.publish(subjects.masterHeartbeat(this.jobId));
+      this.nc.publish(subjects.masterHeartbeat(this.jobId), this.runId);
     } catch {
       // the connection is gone: the job master fails the job on its own
     }
@@ -181,6 +183,23 @@ export class RemoteTaskLauncher implements TaskLauncher {
 
   forget(h: RemoteTaskHandle): void {
     if (this.handles.get(h.key) === h) this.handles.delete(h.key);
+  }
+
+  /**
+   * Sends a deploy request. While nobody listens on the worker's subject ("no responders": it is
+   * reconnecting, e.g. its NATS server of a cluster died) and the pool still counts it live, asks
+   * again: the worker comes back, or the pool declares it lost (its heartbeat timeout) and the
+   * handle fails then. Failing at once would spend the restart policy's attempts within a second.
+   */
+  async deploy(workerId: string, req: WorkerRequest): Promise<WorkerReply> {
+    for (;;) {
+      try {
+        return await this.request(workerId, req, DEPLOY_TIMEOUT_MS);
+      } catch (e) {
+        if (this.closed || !this.pool.isLive(workerId) || !(e instanceof errors.RequestError && e.isNoResponders())) throw e;
+        await this.clock.sleep(100);
+      }
+    }
   }
 
   request(workerId: string, req: WorkerRequest, timeoutMs: number): Promise<WorkerReply> {

@@ -67,7 +67,15 @@ async function stopLocalWorkers(children: ChildProcess[], clock: Clock): Promise
  * `cfg.workers` local workers (a number) or uses the ones registered ('existing'), and waits
  * until there are enough of them.
  */
-export async function deployOnWorkers(cfg: ResolvedConfig, jobName: string, jobId: string, plan: ExecutionPlan, nc: NatsConnection, url: string): Promise<WorkerDeployment> {
+export async function deployOnWorkers(
+  cfg: ResolvedConfig,
+  jobName: string,
+  jobId: string,
+  runId: string,
+  plan: ExecutionPlan,
+  nc: NatsConnection,
+  url: string,
+): Promise<WorkerDeployment> {
   const file = jobFile(jobName);
   const bundle = await bundleJob(file);
   const env: Record<string, string> = {};
@@ -85,13 +93,14 @@ export async function deployOnWorkers(cfg: ResolvedConfig, jobName: string, jobI
       const slots = Math.max(availableParallelism(), Math.ceil(slotsNeeded / cfg.workers));
       children = startLocalWorkers(cfg.workers, url, cfg, slots, cfg.workerHeartbeatTimeoutMs);
     }
+    if (cfg.workers === 'existing') await pool.discover();
     await pool.waitFor(typeof cfg.workers === 'number' ? cfg.workers : 1, WORKERS_WAIT_MS);
   } catch (e) {
     pool.close();
     await stopLocalWorkers(children, cfg.clock);
     throw e;
   }
-  const launcher = new RemoteTaskLauncher(nc, cfg.clock, jobId, pool, {
+  const launcher = new RemoteTaskLauncher(nc, cfg.clock, jobId, runId, pool, {
     nameOf: (v) => plan.vertices[v]!.name,
     parallelismOf: (v) => plan.vertices[v]!.parallelism,
   });

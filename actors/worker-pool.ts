@@ -63,6 +63,23 @@ export class WorkerPool {
     this.timer = this.clock.schedule(Math.min(250, this.timeoutMs / 4), () => this.check());
   }
 
+  /**
+   * Asks every registered worker for its info at once (`eddy.workers.info`), so a job placed on
+   * existing workers sees all of them, not only the first whose heartbeat arrived.
+   */
+  async discover(maxWaitMs = 1000): Promise<void> {
+    try {
+      for await (const m of await this.nc.requestMany(subjects.workersInfo, '', { maxWait: maxWaitMs })) {
+        const info = jsonCodec.decode<WorkerInfo>(m.data);
+        if (this.lost.has(info.id) || this.workers.has(info.id)) continue;
+        this.workers.set(info.id, { info, lastSeen: this.clock.monotonic() });
+        for (const f of this.changeListeners) f();
+      }
+    } catch {
+      // no responders yet: the heartbeats tell
+    }
+  }
+
   /** Live workers, in the order they were first heard. */
   live(): WorkerInfo[] {
     return [...this.workers.values()].map((w) => w.info);

@@ -37,11 +37,14 @@ export interface WorkerOptions {
 interface RunningTask {
   task: Task;
   jobId: string;
+  /** The run of the job master that deployed it. */
+  runId: string;
 }
 
+/** The heartbeats of a job's masters: when each run (an active master, then one that took over) was last heard. */
 interface JobWatch {
   sub: Subscription;
-  lastSeen: number;
+  runs: Map<string, number>;
 }
 
 /**
@@ -108,17 +111,21 @@ export class Worker {
     // was restarted elsewhere, so it stops before it could publish or commit anything more.
     if (now - this.lastTick > this.lostAfter) this.fenceAll(`worker ${this.id} was unresponsive for ${Math.round(now - this.lastTick)} ms`);
     this.lastTick = now;
-    for (const [jobId, w] of this.masters)
-      if (now - w.lastSeen > this.lostAfter) {
-        for (const [key, t] of this.tasks) if (t.jobId === jobId) this.stopTask(key, 'cancel');
-        if (![...this.tasks.values()].some((t) => t.jobId === jobId)) {
-          w.sub.unsubscribe();
-          this.masters.delete(jobId);
-          this.usedSlots.delete(jobId);
-          // The job is over here: its local state goes (a later attempt restores from its checkpoint).
-          void rm(jobStateDir(this.o.stateDir, jobId), { recursive: true, force: true }).catch(() => undefined);
+    for (const [jobId, w] of this.masters) {
+      // Tasks of a silent master stop, even while another master (one that took over) is heard.
+      for (const [runId, lastSeen] of w.runs)
+        if (now - lastSeen > this.lostAfter) {
+          for (const [key, t] of this.tasks) if (t.jobId === jobId && t.runId === runId) this.stopTask(key, 'cancel');
+          if (![...this.tasks.values()].some((t) => t.jobId === jobId && t.runId === runId)) w.runs.delete(runId);
         }
+      if (w.runs.size === 0 && ![...this.tasks.values()].some((t) => t.jobId === jobId)) {
+        w.sub.unsubscribe();
+        this.masters.delete(jobId);
+        this.usedSlots.delete(jobId);
+        // The job is over here: its local state goes (a later attempt restores from its checkpoint).
+        void rm(jobStateDir(this.o.stateDir, jobId), { recursive: true, force: true }).catch(() => undefined);
       }
+    }
     try {
       this.o.nc.publish(subjects.workerHeartbeat, jsonCodec.encode(this.info()));
     } catch {
@@ -189,21 +196,24 @@ export class Worker {
     return s;
   }
 
-  private watchMaster(jobId: string): void {
-    const w = this.masters.get(jobId);
-    if (w !== undefined) {
-      w.lastSeen = this.o.clock.monotonic();
-      return;
+  /** Watches the heartbeats of job `jobId`'s masters; each beat names its master's run. */
+  private watchMaster(jobId: string, runId: string): void {
+    let w = this.masters.get(jobId);
+    if (w === undefined) {
+      const runs = new Map<string, number>();
+      const decoder = new TextDecoder();
+      w = {
+        runs,
+        sub: this.o.nc.subscribe(subjects.masterHeartbeat(jobId), {
+          callback: (_e, msg) => {
+            const run = decoder.decode(msg.data);
+            if (runs.has(run)) runs.set(run, this.o.clock.monotonic());
+          },
+        }),
+      };
+      this.masters.set(jobId, w);
     }
-    const watch: JobWatch = {
-      lastSeen: this.o.clock.monotonic(),
-      sub: this.o.nc.subscribe(subjects.masterHeartbeat(jobId), {
-        callback: () => {
-          watch.lastSeen = this.o.clock.monotonic();
-        },
-      }),
-    };
-    this.masters.set(jobId, watch);
+    w.runs.set(runId, this.o.clock.monotonic());
   }
 
   private async deploy(msg: Msg, d: TaskDescriptor, slot: number): Promise<void> {
@@ -212,7 +222,7 @@ export class Worker {
     try {
       if (this.stopped) throw new EddyError('EDDY_WORKER_LOST', `worker ${this.id} is shutting down`);
       if (d.jobCode === undefined) throw new EddyError('EDDY_INTERNAL', `task ${key} came without job code`);
-      this.watchMaster(d.jobId);
+      this.watchMaster(d.jobId, d.runId);
       const job = await this.job(d);
       let storage: CheckpointStorage | undefined;
       if (d.checkpointStorage !== undefined) storage = await this.storage(d.checkpointStorage);
@@ -237,7 +247,7 @@ export class Worker {
     } catch (e) {
       return this.reply(msg, { ok: false, error: toErrorInfo(e) });
     }
-    this.tasks.set(key, { task, jobId: d.jobId });
+    this.tasks.set(key, { task, jobId: d.jobId, runId: d.runId });
     let slots = this.usedSlots.get(d.jobId);
     if (slots === undefined) this.usedSlots.set(d.jobId, (slots = new Set()));
     slots.add(slot);

@@ -24,6 +24,8 @@ const SUITES: Record<string, () => Promise<{ run(ctx: BenchContext): Promise<Sui
   chaos: () => import('./chaos.ts'),
   // Minutes, not seconds: only when named (`npm run bench -- nexmark [--query q5] ...`, see bench/nexmark/run.ts).
   nexmark: () => import('./nexmark/run.ts'),
+  // Worker processes (recovery after a SIGKILL, Nexmark on 1-2 workers): only when named (`npm run bench -- workers`).
+  workers: () => import('./workers.ts'),
 };
 
 /** Options read by bench/nexmark/run.ts itself, each with a value; checked here so a typo still fails fast. */
@@ -57,7 +59,7 @@ function parseArgs(argv: string[]): { suites: string[]; scale: number; runs: num
     else if (!(a in SUITES)) usage(`unknown suite "${a}"`);
     else suites.push(a);
   }
-  return { suites: suites.length > 0 ? suites : Object.keys(SUITES).filter((s) => s !== 'chaos' && s !== 'nexmark'), scale, runs, write };
+  return { suites: suites.length > 0 ? suites : Object.keys(SUITES).filter((s) => s !== 'chaos' && s !== 'nexmark' && s !== 'workers'), scale, runs, write };
 }
 
 /** A full GC between runs: --expose-gc is not on the npm script's command line, so enable it here. */

@@ -33,6 +33,8 @@ export type EddyErrorCode =
   | 'EDDY_PLAN_MISMATCH'
   | 'EDDY_WORKER_LOST'
   | 'EDDY_NO_SLOTS'
+  | 'EDDY_MASTER_LOST'
+  | 'EDDY_MASTER_FENCED'
   | 'EDDY_INTERNAL';
 
 /**

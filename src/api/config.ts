@@ -81,6 +81,14 @@ export interface StreamEnvironmentConfig {
   workers?: number | 'existing';
   /** A worker that sends no heartbeat for this long is lost: its tasks restart elsewhere (default 3000 ms). */
   workerHeartbeatTimeoutMs?: number;
+  /**
+   * Run as one of several job masters of this job (default: `EDDY_STANDBY=1`, else false; needs
+   * workers and a shared `nats` server). The master that holds the job's lease (JetStream KV)
+   * runs it; the others wait, and one takes over from the latest checkpoint when the active
+   * master stops renewing the lease for `workerHeartbeatTimeoutMs`. A standby that watched the
+   * job end returns its result.
+   */
+  standby?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -105,9 +113,10 @@ export interface ResolvedConfig {
   /** 0: tasks run in this process. */
   workers: number | 'existing';
   workerHeartbeatTimeoutMs: number;
+  standby: boolean;
 }
 
-const KNOWN = new Set(['workers', 'workerHeartbeatTimeoutMs', 'parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState', 'recordFailures', 'testHooks']);
+const KNOWN = new Set(['standby', 'workers', 'workerHeartbeatTimeoutMs', 'parallelism', 'maxParallelism', 'nats', 'stateDir', 'network', 'connectTimeoutMs', 'connectionLossTimeoutMs', 'autoWatermarkIntervalMs', 'stateBackend', 'clock', 'checkpointing', 'restartPolicy', 'supervision', 'restore', 'allowNonRestoredState', 'recordFailures', 'testHooks']);
 
 /** `'a' or 'b'`, `'a', 'b' or 'c'`. */
 function oneOf(names: readonly string[]): string {
@@ -195,10 +204,18 @@ export function resolveConfig(c: StreamEnvironmentConfig = {}): ResolvedConfig {
   const onWorkers = workersRaw !== 0;
   if (onWorkers && typeof c.checkpointing === 'object' && c.checkpointing !== null && (c.checkpointing as { storage?: unknown }).storage === 'local')
     throw configError("checkpointing.storage 'local' cannot serve tasks on worker processes (each would see only its own disk): use 'jetstream' (the default with workers)");
+  const standby = c.standby ?? process.env['EDDY_STANDBY'] === '1';
+  if (typeof standby !== 'boolean') throw configError(`standby must be true or false, got ${JSON.stringify(standby)}`);
+  if (standby && !onWorkers) throw configError('standby needs the job on workers (workers: N or \'existing\', --workers): a standby master takes over tasks that run on worker processes');
+  if (standby && natsRaw === undefined)
+    throw configError('standby needs a NATS server that the active master and its standbys share (nats, NATS_URL or --nats): each embedded default server is private to one process');
+  if (standby && restore !== undefined && 'savepoint' in restore)
+    throw configError('standby cannot start from a savepoint: a standby continues the job from its latest checkpoint; start the active master with the savepoint instead');
   const checkpointingOnWorkers = onWorkers && checkpointing !== undefined ? { ...checkpointing, storage: 'jetstream' as const } : checkpointing;
   return {
     workers: workersRaw,
     workerHeartbeatTimeoutMs,
+    standby,
     parallelism,
     maxParallelism,
     nats: natsRaw,

@@ -35,7 +35,24 @@ export interface ActorPathNotice {
   reason?: string;
 }
 
-export type JobNotice = RestoredNotice | ResumeEmptyNotice | ActorPathNotice;
+/** A standby job master found another master running the job and waits to take over. */
+export interface StandbyNotice {
+  kind: 'standby';
+  jobName: string;
+  holderPid: number;
+  holderHost: string;
+}
+
+/** A standby job master took the job over from a master that stopped renewing its lease. */
+export interface TookOverNotice {
+  kind: 'took-over';
+  jobName: string;
+  jobId: string;
+  previousPid: number;
+  previousHost: string;
+}
+
+export type JobNotice = RestoredNotice | ResumeEmptyNotice | ActorPathNotice | StandbyNotice | TookOverNotice;
 
 type Listener = (notice: JobNotice) => void;
 

@@ -29,6 +29,8 @@ export type Command =
       allowNonRestoredState: boolean;
       /** `--workers N|existing`: run the tasks on N local worker processes, or on the workers registered on the server. */
       workers: number | 'existing' | undefined;
+      /** `--standby`: one of several job masters of the job; waits, and takes over when the active one dies. */
+      standby: boolean;
     }
   | {
       kind: 'savepoint';
@@ -115,6 +117,7 @@ const RUN_OPTIONS = {
   'from-savepoint': { type: 'string' },
   'allow-non-restored-state': { type: 'boolean' },
   workers: { type: 'string' },
+  standby: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -223,6 +226,7 @@ function parseRun(args: readonly string[]): Command {
     stateDir: values['state-dir'] === undefined ? undefined : checkStateDir(values['state-dir'], '--state-dir'),
     ...restoreFlags(values.resume === true, values['from-savepoint'], values['allow-non-restored-state'] === true),
     workers: values.workers === undefined ? undefined : parseWorkers(values.workers, '--workers'),
+    standby: values.standby === true,
   };
 }
 

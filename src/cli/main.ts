@@ -131,6 +131,11 @@ Options:
                         machine (and stops after the job), or on the workers already
                         registered on the server (existing; start them with eddy
                         worker); checkpoints then go to JetStream (sets EDDY_WORKERS)
+  --standby             run as a standby job master (needs --workers and a shared
+                        --nats server): wait while another master holds the job's
+                        lease, take over from its latest checkpoint when it dies, or
+                        print its result when it ends; run alone, start the job
+                        (sets EDDY_STANDBY)
   -h, --help            show this help
 
 Arguments after the job file that are not options above, and everything after "--",
@@ -288,6 +293,7 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
   if (cmd.fromSavepoint !== undefined) env['EDDY_FROM_SAVEPOINT'] = resolve(io.cwd, cmd.fromSavepoint);
   if (cmd.allowNonRestoredState) env['EDDY_ALLOW_NON_RESTORED_STATE'] = '1';
   if (cmd.workers !== undefined) env['EDDY_WORKERS'] = String(cmd.workers);
+  if (cmd.standby) env['EDDY_STANDBY'] = '1';
   env['EDDY_JOB_FILE'] = real;
   // The job sees the argv it would see under `node job.ts args...`.
   io.argv.splice(1, io.argv.length - 1, real, ...cmd.jobArgs);
@@ -320,6 +326,8 @@ async function run(cmd: Extract<Command, { kind: 'run' }>, io: CliIO): Promise<n
 
 /** The line `eddy run` prints (on stderr) for a notice of the runtime. */
 function describeNotice(n: JobNotice): string {
+  if (n.kind === 'standby') return `eddy: standby for job "${n.jobName}": its master (pid ${n.holderPid} on ${n.holderHost}) is active; waiting to take over\n`;
+  if (n.kind === 'took-over') return `eddy: took over job "${n.jobName}" from its master (pid ${n.previousPid} on ${n.previousHost}), which stopped renewing its lease\n`;
   if (n.kind === 'resume-empty') return `eddy: no completed checkpoint of job "${n.jobName}" under ${n.location}; starting from empty state\n`;
   if (n.kind === 'actor-path')
     return n.path === 'compiled'

@@ -1,5 +1,5 @@
 // An exactly-once JetStream sink: a checkpoint's records are published when it completes, deduplicated by message id.
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
 import { EddyError } from '../errors.ts';
 import type { Sink, SinkWriter } from '../operators/sink-operator.ts';
@@ -101,27 +101,47 @@ export function jetStreamSink<T>(opts: JetStreamSinkOptions<T>): Sink<T> {
           direct += records.length;
         }
         const base = `${idPrefix}${txn.id}/`;
+        // One answer per subject and attempt: a batch of failed publishes asks the server once.
+        const captured = new Map<string, Promise<boolean>>();
         for (let from = 0; from < records.length; from += IN_FLIGHT) {
           const to = Math.min(records.length, from + IN_FLIGHT);
           const acks: Promise<PubAck>[] = [];
           for (let i = from; i < to; i++) {
             const r = records[i]!;
             const po: Partial<JetStreamPublishOptions> = stream === undefined ? { msgID: base + (offset + i) } : { msgID: base + (offset + i), expect: { streamName: stream } };
-            acks.push(js.publish(r.s, r.d, po).catch((e) => Promise.reject(publishError(e, r.s, txn.id))));
+            acks.push(js.publish(r.s, r.d, po).catch((e) => publishError(e, r.s, txn.id, captured)));
           }
           await Promise.all(acks);
         }
       };
-      const publishError = (e: unknown, subject: string, txnId: string): EddyError => {
+      /**
+       * Whether a stream captures `subject`. A replicated stream whose leader was lost (a server of a
+       * cluster died) answers publishes with "no responders" too until it elected another; unknown
+       * (the API times out: the cluster elects its meta leader) counts as captured, so the commit is retried.
+       */
+      const capturedBy = async (subject: string): Promise<boolean> => {
+        try {
+          await (await jetstreamManager(nc)).streams.find(subject);
+          return true;
+        } catch (e) {
+          // No stream, or nobody answers the JetStream API at all (JetStream is off).
+          return !/no stream matches subject|no responders|503|not enabled/i.test(String((e as Error)?.message ?? e));
+        }
+      };
+      const publishError = async (e: unknown, subject: string, txnId: string, captured: Map<string, Promise<boolean>>): Promise<never> => {
         const msg = String((e as Error)?.message ?? e);
         // The server answers a publish no stream captures with "no responders", which the client reports as "jetstream is not enabled".
-        if (/no responders|503|not enabled/i.test(msg))
-          return new EddyError('EDDY_CONFIG', `${name}: no JetStream stream captures subject "${subject}" (or JetStream is off); create a stream whose subjects include it`, {
+        if (/no responders|503|not enabled/i.test(msg)) {
+          let known = captured.get(subject);
+          if (known === undefined) captured.set(subject, (known = capturedBy(subject)));
+          if (!(await known))
+          throw new EddyError('EDDY_CONFIG', `${name}: no JetStream stream captures subject "${subject}" (or JetStream is off); create a stream whose subjects include it`, {
             cause: e,
             operator: where,
           });
-        // Anything else (a timeout, a lost connection) may pass: not EDDY_CONFIG, so the two-phase writer retries the commit.
-        return new EddyError('EDDY_SINK_COMMIT_FAILED', `${name}: publishing transaction ${txnId} to "${subject}" failed: ${msg}`, { cause: e, operator: where });
+        }
+        // Anything else (a timeout, a lost connection, a stream electing its leader) may pass: not EDDY_CONFIG, so the two-phase writer retries the commit.
+        throw new EddyError('EDDY_SINK_COMMIT_FAILED', `${name}: publishing transaction ${txnId} to "${subject}" failed: ${msg}`, { cause: e, operator: where });
       };
       const inner = await twoPhaseCommitWriter<Encoded>({ ctx, commit });
       return {

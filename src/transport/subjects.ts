@@ -38,7 +38,7 @@ export const subjects = {
   workerControl: (workerId: string) => `eddy.worker.${workerId}.ctl`,
   /** Workers -> job master: a task's final report, whoever ended it. */
   taskReports: (job: string) => `eddy.${job}.ctl.reports`,
-  /** Job master -> workers: the master is alive (a worker stops the job's tasks when it falls silent). */
+  /** Job master -> workers: the master (its run id is the payload) is alive; a worker stops that master's tasks when it falls silent. */
   masterHeartbeat: (job: string) => `eddy.${job}.ctl.master`,
   /** Results of `executeAndCollect`, per sink node. */
   collect: (job: string, node: number) => `eddy.${job}.collect.${node}`,

@@ -105,6 +105,7 @@ describe('main() in-process', () => {
       resume: false,
       fromSavepoint: undefined,
       allowNonRestoredState: false,
+      standby: false,
     });
     expect(parseCommand(['run', 'job.ts', '--help'])).toEqual({ kind: 'help', topic: 'run' });
     expect(parseCommand(['run', '--bogus', '-h'])).toEqual({ kind: 'help', topic: 'run' });

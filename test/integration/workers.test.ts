@@ -1,8 +1,6 @@
 // Jobs on worker processes (`eddy worker`, `eddy run --workers`): the same result as in one process, and exactly-once output when a worker is killed or frozen.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,10 +8,9 @@ import { LevelCheckpointStorage } from '../../src/checkpoint/level-checkpoint-st
 import { connectNats } from '../../src/transport/connect-nats.ts';
 import { subjects } from '../../src/transport/subjects.ts';
 import { tempDirMaker, until } from '../support/example-test-support.ts';
+import { expectExactlyOnce, resultOf, startEddy, type Out, type Run } from '../support/worker-job-support.ts';
 import { RestartableNatsServer } from '../support/restartable-nats-server.ts';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(repoRoot, 'bin/eddy.mjs');
 const tempDir = tempDirMaker('eddy-workers-');
 let server: RestartableNatsServer;
 let nc: NatsConnection;
@@ -30,29 +27,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['EDDY_PARALLELISM', 'EDDY_STATE_DIR', 'EDDY_JOB_FILE', 'EDDY_RESUME', 'EDDY_FROM_SAVEPOINT', 'EDDY_WORKERS']) delete env[k];
-  // The credential travels in the environment, never on a command line.
-  return { ...env, NATS_URL: server.url };
-}
-
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[]): Run {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  return { child, out: () => out, err: () => err, exited: new Promise((r) => child.on('close', (code) => r(code))) };
-}
-
 async function newStream(): Promise<{ stream: string; subject: string }> {
   counter++;
   const stream = `EDDY_WORKERS_${counter}`;
@@ -63,12 +37,6 @@ async function newStream(): Promise<{ stream: string; subject: string }> {
 
 async function stored(stream: string): Promise<number> {
   return (await jsm.streams.info(stream)).state.messages;
-}
-
-interface Out {
-  k: number;
-  i: number;
-  sum: number;
 }
 
 async function readAll(stream: string): Promise<Out[]> {
@@ -82,29 +50,6 @@ async function readAll(stream: string): Promise<Out[]> {
     if (out.length >= n) break;
   }
   return out;
-}
-
-/** Every record 0..records-1 exactly once, and each key's last running sum the sum of its records. */
-function expectExactlyOnce(out: Out[], records: number): void {
-  const seen = new Map<number, number>();
-  for (const r of out) seen.set(r.i, (seen.get(r.i) ?? 0) + 1);
-  const lost = Array.from({ length: records }, (_, i) => i).filter((i) => !seen.has(i));
-  const twice = [...seen].filter(([, n]) => n > 1).map(([i]) => i);
-  expect({ lost: lost.length, twice: twice.length, firstLost: lost.slice(0, 5), firstTwice: twice.slice(0, 5) }).toEqual({ lost: 0, twice: 0, firstLost: [], firstTwice: [] });
-  expect(out.length).toBe(records);
-  const max = new Map<number, number>();
-  for (const r of out) max.set(r.k, Math.max(max.get(r.k) ?? 0, r.sum));
-  for (let k = 0; k < 16; k++) {
-    let total = 0;
-    for (let i = k; i < records; i += 16) total += i;
-    expect(max.get(k)).toBe(total);
-  }
-}
-
-function resultOf(run: Run): { status: string; restarts: { cause: { code: string; message: string }; checkpointId: number | null }[] } {
-  const line = run.out().split('\n').find((l) => l.startsWith('RESULT '));
-  expect(line, `${run.out()}\n${run.err()}`).toBeDefined();
-  return JSON.parse(line!.slice('RESULT '.length));
 }
 
 interface WorkerLine {
@@ -217,6 +162,37 @@ describe('jobs on worker processes', () => {
     expectExactlyOnce(await readAll(s.stream), records);
   });
 
+  it('SIGKILL of the active job master with a standby: the standby takes over from the latest checkpoint and the output stays exactly-once', async () => {
+    const records = 20000;
+    const s = await newStream();
+    const pool = [0, 1].map((i) => start(['worker', '--slots', '2', '--attached', '--state-dir', join(tempDir(), `standby-worker-${i}`)]));
+    const args = ['run', '--workers', 'existing', ...jobArgs(s, records, 4000, 'w-standby')];
+    await until(async () => (await workers()).length >= 2, () => `two workers registered; stderr: ${pool.map((w) => w.err()).join('\n')}`, 30_000);
+    const active = start(args);
+    let standby: Run | undefined;
+    try {
+      // The sink publishes only what a completed checkpoint committed: output means a checkpoint to take over from.
+      await until(async () => (await stored(s.stream)) >= records / 5, () => `a fifth of the output; stderr: ${active.err()}`, 60_000);
+      standby = start([...args.slice(0, 3), '--standby', ...args.slice(3)]);
+      await until(() => standby!.err().includes('waiting to take over'), () => `the standby waits; stderr: ${standby!.err()}`, 30_000);
+      expect(standby.err()).toContain(`pid ${active.child.pid} `);
+      active.child.kill('SIGKILL');
+      expect(await standby.exited, standby.err()).toBe(0);
+    } finally {
+      active.child.kill('SIGKILL');
+      standby?.child.kill('SIGKILL');
+      for (const w of pool) w.child.kill('SIGKILL');
+    }
+    expect(standby.err()).toMatch(/took over job "w-standby" from its master \(pid \d+/);
+    expect(standby.err()).toMatch(/resumes from checkpoint \d+/);
+    const result = resultOf(standby);
+    expect(result.status).toBe('finished');
+    expect(result.restarts[0]!.cause.code).toBe('EDDY_MASTER_LOST');
+    expect(result.restarts[0]!.cause.message).toContain(`pid ${active.child.pid} `);
+    expect(result.restarts[0]!.checkpointId).not.toBeNull();
+    expectExactlyOnce(await readAll(s.stream), records);
+  });
+
   it('a savepoint of a job on workers lands in its directory, and a job on workers starts from it', async () => {
     const stateDir = join(tempDir(), 'sp-state');
     const target = join(tempDir(), 'sp-on-workers');
@@ -290,3 +266,7 @@ describe('jobs on worker processes', () => {
     expect(run.err()).toContain('install the package where the worker runs');
   });
 });
+
+function start(args: string[]): Run {
+  return startEddy(args, server.url);
+}

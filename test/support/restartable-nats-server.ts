@@ -18,7 +18,7 @@ import { findNatsServerBinary } from '../../src/transport/nats-server.ts';
  * reader gets the pipe as fd 3 because a background job's stdin is /dev/null; nats-server never holds
  * the pipe, so node's end is its only writer. The shell waits for nats-server and exits with it.
  */
-const WATCHDOG = `
+export const WATCHDOG = `
 exec 3<&0 </dev/null
 "$@" 3<&- >/dev/null 2>&1 &
 pid=$!
