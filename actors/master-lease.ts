@@ -10,6 +10,12 @@ import type { Cancelable, Clock } from '../src/time/clock.ts';
 
 const BUCKET = 'eddy-masters';
 const RENEW_MS = 500;
+/**
+ * How long a claim or check keeps retrying a transient failure. Longer than the lease's expiry on
+ * purpose: the KV stream of a cluster that lost a server may take several seconds to elect a
+ * leader, and the compare-and-set fences this master if a standby took over meanwhile.
+ */
+const TRANSIENT_RETRY_MS = 30_000;
 
 /** What the lease of a job holds (JSON). */
 export interface LeaseRecord {
@@ -64,7 +70,7 @@ export class MasterLease {
     private readonly clock: Clock,
     private record: LeaseRecord,
     private revision: number,
-    /** How long a write may keep failing for a transient cause (no responders during a leader election) before it gives up. */
+    /** The lease's expiry; a claim keeps retrying transient failures for at least this long (see TRANSIENT_RETRY_MS). */
     private readonly expireAfterMs: number,
   ) {}
 
@@ -142,17 +148,19 @@ export class MasterLease {
   }
 
   /**
-   * write, tried again while it fails for a transient cause (the bucket's stream electing a
-   * leader after a server died) for up to the lease's expiry; a fence ends it at once. The
-   * compare-and-set keeps it safe however late it succeeds.
+   * A write, tried again while it fails for a transient cause (the bucket's stream electing a
+   * leader after a server died, reported as "jetstream is not enabled") for up to
+   * TRANSIENT_RETRY_MS; a fence ends it at once. The compare-and-set keeps it safe however late it
+   * succeeds.
    */
   private async durable(change: Partial<LeaseRecord>): Promise<void> {
     const start = this.clock.monotonic();
+    const limit = Math.max(this.expireAfterMs, TRANSIENT_RETRY_MS);
     for (;;) {
       try {
         return await this.write(change);
       } catch (e) {
-        if (this.fencedBy !== undefined || this.clock.monotonic() - start > this.expireAfterMs) throw e;
+        if (this.fencedBy !== undefined || this.clock.monotonic() - start > limit) throw e;
         await new Promise<void>((r) => this.clock.schedule(RENEW_MS / 5, r));
       }
     }
